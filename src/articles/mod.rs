@@ -1,0 +1,35 @@
+//! Articles, the feed and favorites, mounted once under `/articles`
+//! (comments, which live under an article, are mounted in the same scope).
+
+pub mod dto;
+mod handlers;
+pub mod model;
+pub mod repo;
+pub mod slug;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/articles")
+            .service(
+                web::resource("")
+                    .get(handlers::list)
+                    .post(handlers::create),
+            )
+            // Before `/{slug}`, which would otherwise match "feed".
+            .service(web::resource("/feed").get(handlers::feed))
+            .service(
+                web::resource("/{slug}")
+                    .get(handlers::get)
+                    .put(handlers::update)
+                    .delete(handlers::delete),
+            )
+            .service(
+                web::resource("/{slug}/favorite")
+                    .post(handlers::favorite)
+                    .delete(handlers::unfavorite),
+            )
+            .configure(crate::comments::configure),
+    );
+}

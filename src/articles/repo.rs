@@ -1,0 +1,502 @@
+//! Queries on articles, their tags and favorites. A page of articles is a
+//! constant number of statements whatever its size: filters resolved first
+//! (which also yields the total from a maintained counter), one page query
+//! joined to authors with the viewer's favorite/follow flags, one tag query.
+
+use std::collections::HashMap;
+
+use diesel::dsl::{count_star, exists};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::model::{ArticleChanges, ArticleRow, ArticleSummaryRow, ArticleView, NewArticleRow};
+use super::slug;
+use crate::db::functions::lower;
+use crate::db::schema::{article_tags, articles, counters, favorites, follows, tags, users};
+use crate::db::{on_backend, Db, DbConnection};
+use crate::profiles::repo::AuthorRow;
+use crate::timestamp;
+
+const ARTICLES_COUNTER: &str = "articles";
+const SLUG_ATTEMPTS: usize = 8;
+
+/// What a list may be narrowed by (all optional, combined with AND).
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub tag: Option<String>,
+    pub author: Option<String>,
+    pub favorited: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A filter resolved to ids, with the counter that gives its total.
+#[derive(Debug, Clone, Copy)]
+enum Resolved {
+    Tag(i64),
+    Author(i64),
+    Favorited(i64),
+    Feed(i64),
+}
+
+#[diesel::dsl::auto_type]
+fn favorited_by(viewer: i64) -> _ {
+    exists(
+        favorites::table
+            .filter(favorites::user_id.eq(viewer))
+            .filter(favorites::article_id.eq(articles::id)),
+    )
+}
+
+#[diesel::dsl::auto_type]
+fn author_followed_by(viewer: i64) -> _ {
+    exists(
+        follows::table
+            .filter(follows::follower_id.eq(viewer))
+            .filter(follows::followee_id.eq(articles::author_id)),
+    )
+}
+
+type ArticlesWithAuthors<'a> =
+    diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<articles::table, users::table>, Db>;
+
+fn filtered<'a>(filters: &[Resolved]) -> ArticlesWithAuthors<'a> {
+    let mut q = articles::table.inner_join(users::table).into_boxed();
+    for f in filters {
+        q = match *f {
+            Resolved::Tag(tag_id) => q.filter(
+                articles::id.eq_any(
+                    article_tags::table
+                        .filter(article_tags::tag_id.eq(tag_id))
+                        .select(article_tags::article_id),
+                ),
+            ),
+            Resolved::Author(id) => q.filter(articles::author_id.eq(id)),
+            Resolved::Favorited(id) => q.filter(
+                articles::id.eq_any(
+                    favorites::table
+                        .filter(favorites::user_id.eq(id))
+                        .select(favorites::article_id),
+                ),
+            ),
+            Resolved::Feed(viewer) => q.filter(
+                articles::author_id.eq_any(
+                    follows::table
+                        .filter(follows::follower_id.eq(viewer))
+                        .select(follows::followee_id),
+                ),
+            ),
+        };
+    }
+    q
+}
+
+/// A user's id and one of their counters, by username.
+fn user_counter(
+    conn: &mut DbConnection,
+    username: &str,
+    favorited: bool,
+) -> QueryResult<Option<(i64, i64)>> {
+    let q = users::table.filter(lower(users::username).eq(username.to_lowercase()));
+    if favorited {
+        q.select((users::id, users::articles_favorited)).first(conn).optional()
+    } else {
+        q.select((users::id, users::articles_authored)).first(conn).optional()
+    }
+}
+
+/// Resolves names to ids. `None` means a filter matches nothing.
+fn resolve(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+) -> QueryResult<Option<(Vec<Resolved>, Option<i64>)>> {
+    let mut resolved = Vec::new();
+    let mut total = None;
+    if let Some(name) = &filter.tag {
+        let Some((id, count)) = tags::table
+            .filter(tags::name.eq(name))
+            .select((tags::id, tags::articles_count))
+            .first::<(i64, i64)>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        resolved.push(Resolved::Tag(id));
+        total = Some(count);
+    }
+    if let Some(name) = &filter.author {
+        let Some((id, count)) = user_counter(conn, name, false)? else {
+            return Ok(None);
+        };
+        resolved.push(Resolved::Author(id));
+        total = Some(count);
+    }
+    if let Some(name) = &filter.favorited {
+        let Some((id, count)) = user_counter(conn, name, true)? else {
+            return Ok(None);
+        };
+        resolved.push(Resolved::Favorited(id));
+        total = Some(count);
+    }
+    // With two or more filters no single counter is the total.
+    Ok(Some((resolved.clone(), total.filter(|_| resolved.len() == 1))))
+}
+
+fn site_total(conn: &mut DbConnection) -> QueryResult<i64> {
+    counters::table
+        .find(ARTICLES_COUNTER)
+        .select(counters::value)
+        .first(conn)
+}
+
+/// Global list (optionally filtered), newest first. Returns the page and the
+/// total number of matches.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+    page: Page,
+    viewer: i64,
+) -> QueryResult<(Vec<ArticleView>, i64)> {
+    let Some((filters, counted)) = resolve(conn, filter)? else {
+        return Ok((Vec::new(), 0));
+    };
+    let total = match counted {
+        Some(n) => n,
+        None if filters.is_empty() => site_total(conn)?,
+        None => filtered(&filters).select(count_star()).first(conn)?,
+    };
+    let items = if page.offset >= total {
+        Vec::new()
+    } else {
+        load_page(conn, &filters, page, viewer)?
+    };
+    Ok((items, total))
+}
+
+/// Articles by authors `viewer` follows, newest first.
+pub fn feed(conn: &mut DbConnection, page: Page, viewer: i64) -> QueryResult<(Vec<ArticleView>, i64)> {
+    let counts: Vec<i64> = users::table
+        .filter(
+            users::id.eq_any(
+                follows::table
+                    .filter(follows::follower_id.eq(viewer))
+                    .select(follows::followee_id),
+            ),
+        )
+        .select(users::articles_authored)
+        .load(conn)?;
+    let total: i64 = counts.iter().sum();
+    if page.offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let items = load_page(conn, &[Resolved::Feed(viewer)], page, viewer)?;
+    Ok((items, total))
+}
+
+fn load_page(
+    conn: &mut DbConnection,
+    filters: &[Resolved],
+    page: Page,
+    viewer: i64,
+) -> QueryResult<Vec<ArticleView>> {
+    let rows: Vec<(ArticleSummaryRow, AuthorRow, bool, bool)> = filtered(filters)
+        .select((
+            ArticleSummaryRow::as_select(),
+            AuthorRow::as_select(),
+            favorited_by(viewer),
+            author_followed_by(viewer),
+        ))
+        .order((articles::created_at.desc(), articles::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
+    let mut tags = tags_of(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(summary, author, favorited, following)| ArticleView {
+            tags: tags.remove(&summary.id).unwrap_or_default(),
+            summary,
+            body: None,
+            author,
+            favorited,
+            following,
+        })
+        .collect())
+}
+
+/// Tag names per article, alphabetical.
+fn tags_of(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<HashMap<i64, Vec<String>>> {
+    let mut map: HashMap<i64, Vec<String>> = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let rows: Vec<(i64, String)> = article_tags::table
+        .inner_join(tags::table)
+        .filter(article_tags::article_id.eq_any(ids))
+        .select((article_tags::article_id, tags::name))
+        .order(tags::name.asc())
+        .load(conn)?;
+    for (id, name) in rows {
+        map.entry(id).or_default().push(name);
+    }
+    Ok(map)
+}
+
+/// One article with body, as `viewer` sees it.
+pub fn find_view(conn: &mut DbConnection, slug: &str, viewer: i64) -> QueryResult<Option<ArticleView>> {
+    let row: Option<(ArticleRow, AuthorRow, bool, bool)> = articles::table
+        .inner_join(users::table)
+        .filter(articles::slug.eq(slug))
+        .select((
+            ArticleRow::as_select(),
+            AuthorRow::as_select(),
+            favorited_by(viewer),
+            author_followed_by(viewer),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((article, author, favorited, following)) = row else {
+        return Ok(None);
+    };
+    let tags = tags_of(conn, &[article.summary.id])?
+        .remove(&article.summary.id)
+        .unwrap_or_default();
+    Ok(Some(ArticleView {
+        summary: article.summary,
+        body: Some(article.body),
+        tags,
+        author,
+        favorited,
+        following,
+    }))
+}
+
+/// What write paths need to know about an article before changing it.
+#[derive(Queryable, Debug)]
+pub struct ArticleRef {
+    pub id: i64,
+    pub author_id: i64,
+    pub title: String,
+}
+
+pub fn find_ref(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<ArticleRef>> {
+    articles::table
+        .filter(articles::slug.eq(slug))
+        .select((articles::id, articles::author_id, articles::title))
+        .first(conn)
+        .optional()
+}
+
+pub struct NewArticle {
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    /// Trimmed, de-duplicated and sorted.
+    pub tags: Vec<String>,
+}
+
+/// Inserts an article with a unique slug, its tags and the counters, in the
+/// caller's write transaction. Lock order (articles, tags by id, users,
+/// counters) is the same in every write path, so they cannot deadlock.
+pub fn insert(conn: &mut DbConnection, author_id: i64, new: &NewArticle) -> QueryResult<ArticleView> {
+    let now = timestamp::now();
+    let base = slug::base(&new.title);
+    let mut inserted = None;
+    for attempt in 0..SLUG_ATTEMPTS {
+        let candidate = slug::candidate(&base, attempt);
+        let row = NewArticleRow {
+            slug: &candidate,
+            title: &new.title,
+            description: &new.description,
+            body: &new.body,
+            author_id,
+            created_at: now,
+            updated_at: now,
+        };
+        // ON CONFLICT DO NOTHING: a taken slug returns no row instead of
+        // aborting the (PostgreSQL) transaction.
+        let id: Option<i64> = on_backend!(conn, |c| diesel::insert_into(articles::table)
+            .values(&row)
+            .on_conflict(articles::slug)
+            .do_nothing()
+            .returning(articles::id)
+            .get_result(c)
+            .optional())?;
+        if let Some(id) = id {
+            inserted = Some((id, candidate));
+            break;
+        }
+    }
+    let Some((id, slug)) = inserted else {
+        return Err(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(format!("no free slug for base {base:?}")),
+        ));
+    };
+    attach_tags(conn, id, &new.tags)?;
+    let author: AuthorRow = diesel::update(users::table.find(author_id))
+        .set(users::articles_authored.eq(users::articles_authored + 1))
+        .returning((users::id, users::username, users::bio, users::image))
+        .get_result(conn)?;
+    bump_site_total(conn, 1)?;
+    Ok(ArticleView {
+        summary: ArticleSummaryRow {
+            id,
+            slug,
+            title: new.title.clone(),
+            description: new.description.clone(),
+            author_id,
+            favorites_count: 0,
+            created_at: now,
+            updated_at: now,
+        },
+        body: Some(new.body.clone()),
+        tags: new.tags.clone(),
+        author,
+        favorited: false,
+        following: false,
+    })
+}
+
+fn attach_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> QueryResult<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let new_tags: Vec<_> = names.iter().map(|n| tags::name.eq(n)).collect();
+    on_backend!(conn, |c| diesel::insert_into(tags::table)
+        .values(&new_tags)
+        .on_conflict(tags::name)
+        .do_nothing()
+        .execute(c))?;
+    let ids: Vec<i64> = tags::table
+        .filter(tags::name.eq_any(names))
+        .select(tags::id)
+        .order(tags::id.asc())
+        .load(conn)?;
+    diesel::update(tags::table.filter(tags::id.eq_any(&ids)))
+        .set(tags::articles_count.eq(tags::articles_count + 1))
+        .execute(conn)?;
+    let links: Vec<_> = ids
+        .iter()
+        .map(|t| (article_tags::article_id.eq(article_id), article_tags::tag_id.eq(*t)))
+        .collect();
+    on_backend!(conn, |c| diesel::insert_into(article_tags::table)
+        .values(&links)
+        .execute(c))?;
+    Ok(())
+}
+
+fn bump_site_total(conn: &mut DbConnection, delta: i64) -> QueryResult<()> {
+    diesel::update(counters::table.find(ARTICLES_COUNTER))
+        .set(counters::value.eq(counters::value + delta))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Applies `changes` (a new title also gets a new unique slug). Returns the new slug.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    new_slug_base: Option<String>,
+    mut changes: ArticleChanges,
+) -> QueryResult<String> {
+    let Some(base) = new_slug_base else {
+        return diesel::update(articles::table.find(id))
+            .set(&changes)
+            .returning(articles::slug)
+            .get_result(conn);
+    };
+    for attempt in 0..SLUG_ATTEMPTS {
+        changes.slug = Some(slug::candidate(&base, attempt));
+        // A savepoint, so a taken slug does not abort the outer transaction.
+        let result = conn.transaction(|c| {
+            diesel::update(articles::table.find(id))
+                .set(&changes)
+                .returning(articles::slug)
+                .get_result(c)
+        });
+        match result {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+            other => return other,
+        }
+    }
+    Err(DieselError::DatabaseError(
+        DatabaseErrorKind::UniqueViolation,
+        Box::new(format!("no free slug for base {base:?}")),
+    ))
+}
+
+/// Deletes an article and keeps every counter that counted it exact.
+pub fn delete(conn: &mut DbConnection, id: i64, author_id: i64) -> QueryResult<()> {
+    let favoriters: Vec<i64> = favorites::table
+        .filter(favorites::article_id.eq(id))
+        .select(favorites::user_id)
+        .load(conn)?;
+    let tag_ids: Vec<i64> = article_tags::table
+        .filter(article_tags::article_id.eq(id))
+        .select(article_tags::tag_id)
+        .load(conn)?;
+    // The article row first (it cascades to favorites, tags and comments),
+    // then tags, then users, then the site counter: the common lock order.
+    diesel::delete(articles::table.find(id)).execute(conn)?;
+    if !tag_ids.is_empty() {
+        diesel::update(tags::table.filter(tags::id.eq_any(&tag_ids)))
+            .set(tags::articles_count.eq(tags::articles_count - 1))
+            .execute(conn)?;
+    }
+    if !favoriters.is_empty() {
+        diesel::update(users::table.filter(users::id.eq_any(&favoriters)))
+            .set(users::articles_favorited.eq(users::articles_favorited - 1))
+            .execute(conn)?;
+    }
+    diesel::update(users::table.find(author_id))
+        .set(users::articles_authored.eq(users::articles_authored - 1))
+        .execute(conn)?;
+    bump_site_total(conn, -1)
+}
+
+/// Marks `article_id` as a favorite of `user_id`; idempotent. Counters move
+/// only when a row was actually added.
+pub fn favorite(conn: &mut DbConnection, user_id: i64, article_id: i64) -> QueryResult<()> {
+    let row = (
+        favorites::user_id.eq(user_id),
+        favorites::article_id.eq(article_id),
+        favorites::created_at.eq(timestamp::now()),
+    );
+    let added = on_backend!(conn, |c| diesel::insert_into(favorites::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    if added == 1 {
+        adjust_favorite_counters(conn, user_id, article_id, 1)?;
+    }
+    Ok(())
+}
+
+pub fn unfavorite(conn: &mut DbConnection, user_id: i64, article_id: i64) -> QueryResult<()> {
+    let removed = diesel::delete(favorites::table.find((user_id, article_id))).execute(conn)?;
+    if removed == 1 {
+        adjust_favorite_counters(conn, user_id, article_id, -1)?;
+    }
+    Ok(())
+}
+
+fn adjust_favorite_counters(
+    conn: &mut DbConnection,
+    user_id: i64,
+    article_id: i64,
+    delta: i64,
+) -> QueryResult<()> {
+    diesel::update(articles::table.find(article_id))
+        .set(articles::favorites_count.eq(articles::favorites_count + delta))
+        .execute(conn)?;
+    diesel::update(users::table.find(user_id))
+        .set(users::articles_favorited.eq(users::articles_favorited + delta))
+        .execute(conn)?;
+    Ok(())
+}

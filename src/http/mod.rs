@@ -1,0 +1,7 @@
+//! HTTP plumbing shared by every route: extractor error handlers, response
+//! caching headers, compression and rate limiting.
+
+pub mod cache;
+pub mod compress;
+pub mod extractors;
+pub mod rate_limit;

@@ -1,0 +1,20 @@
+//! Profiles and follows: `GET /profiles/{username}`,
+//! `POST|DELETE /profiles/{username}/follow`.
+
+pub mod dto;
+mod handlers;
+pub mod repo;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/profiles/{username}")
+            .service(web::resource("").get(handlers::get))
+            .service(
+                web::resource("/follow")
+                    .post(handlers::follow)
+                    .delete(handlers::unfollow),
+            ),
+    );
+}

@@ -1,0 +1,23 @@
+//! Tags: `GET /tags`, the tags in use.
+
+pub mod repo;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::db::Pool;
+use crate::error::AppResult;
+
+#[derive(Serialize)]
+struct TagsResponse {
+    tags: Vec<String>,
+}
+
+async fn list(pool: web::Data<Pool>) -> AppResult<HttpResponse> {
+    let tags = pool.run(|conn| Ok(repo::in_use(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(TagsResponse { tags }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tags", web::get().to(list));
+}
