@@ -99,47 +99,61 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Reads a variable; unset or empty means "use the default".
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+/// Where configuration values come from: the process environment in
+/// production, a map in tests. Unset or blank means "use the default".
+struct Source<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-fn parse<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|e| err(name, format!("cannot parse {raw:?}: {e}"))),
+impl Source<'_> {
+    fn var(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
     }
-}
 
-fn parse_bool(name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) => match v.as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(err(name, format!("expected true/false or on/off, got {v:?}"))),
-        },
+    fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.var(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| err(name, format!("cannot parse {raw:?}: {e}"))),
+        }
     }
-}
 
-fn millis(name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
-    parse(name, default_ms).map(Duration::from_millis)
-}
+    fn parse_bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.var(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) => match v.as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(err(
+                    name,
+                    format!("expected true/false or on/off, got {v:?}"),
+                )),
+            },
+        }
+    }
 
-fn seconds(name: &'static str, default_s: u64) -> Result<Duration, ConfigError> {
-    parse(name, default_s).map(Duration::from_secs)
+    fn millis(&self, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+        self.parse(name, default_ms).map(Duration::from_millis)
+    }
+
+    fn seconds(&self, name: &'static str, default_s: u64) -> Result<Duration, ConfigError> {
+        self.parse(name, default_s).map(Duration::from_secs)
+    }
 }
 
 impl Config {
     /// Reads the whole configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let environment = match var("APP_ENV").as_deref().map(str::trim) {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from `lookup` (variable name -> value).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let src = Source(&lookup);
+        let environment = match src.var("APP_ENV").as_deref().map(str::trim) {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
@@ -149,31 +163,34 @@ impl Config {
                 ))
             }
         };
-        let jwt_secret = jwt_secret(environment, var("JWT_SECRET"))?;
+        let jwt_secret = jwt_secret(environment, src.var("JWT_SECRET"))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = parse("WORKERS", cpus)?;
+        let workers = src.parse("WORKERS", cpus)?;
         if workers == 0 {
             return Err(err("WORKERS", "must be at least 1"));
         }
-        let pool_max_size = parse("DATABASE_POOL_MAX_SIZE", 16u32)?;
+        let pool_max_size = src.parse("DATABASE_POOL_MAX_SIZE", 16u32)?;
         if pool_max_size == 0 {
             return Err(err("DATABASE_POOL_MAX_SIZE", "must be at least 1"));
         }
-        let pool_min_idle = parse("DATABASE_POOL_MIN_IDLE", 2u32.min(pool_max_size))?;
+        let pool_min_idle = src.parse("DATABASE_POOL_MIN_IDLE", 2u32.min(pool_max_size))?;
         if pool_min_idle > pool_max_size {
             return Err(err(
                 "DATABASE_POOL_MIN_IDLE",
                 "must not exceed DATABASE_POOL_MAX_SIZE",
             ));
         }
-        let metrics = match var("METRICS_ADDR") {
+        let metrics = match src.var("METRICS_ADDR") {
             None => MetricsExposure::Public,
             Some(v) if v.trim() == "off" => MetricsExposure::Off,
             Some(v) => MetricsExposure::Separate(v.trim().parse().map_err(|e| {
-                err("METRICS_ADDR", format!("expected host:port or off, got {v:?}: {e}"))
+                err(
+                    "METRICS_ADDR",
+                    format!("expected host:port or off, got {v:?}: {e}"),
+                )
             })?),
         };
-        let log_format = match var("LOG_FORMAT").as_deref().map(str::trim) {
+        let log_format = match src.var("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -183,52 +200,58 @@ impl Config {
                 ))
             }
         };
-        let rate_limit_enabled = parse_bool("RATE_LIMIT", true)?;
-        let rate_limit_per_minute = parse("RATE_LIMIT_PER_MINUTE", 30u32)?;
+        let rate_limit_enabled = src.parse_bool("RATE_LIMIT", true)?;
+        let rate_limit_per_minute = src.parse("RATE_LIMIT_PER_MINUTE", 30u32)?;
         if rate_limit_per_minute == 0 {
-            return Err(err("RATE_LIMIT_PER_MINUTE", "must be at least 1 (use RATE_LIMIT=off to disable)"));
+            return Err(err(
+                "RATE_LIMIT_PER_MINUTE",
+                "must be at least 1 (use RATE_LIMIT=off to disable)",
+            ));
         }
-        let rate_limit_burst = parse("RATE_LIMIT_BURST", 10u32)?;
+        let rate_limit_burst = src.parse("RATE_LIMIT_BURST", 10u32)?;
         if rate_limit_burst == 0 {
             return Err(err("RATE_LIMIT_BURST", "must be at least 1"));
         }
-        let max_concurrent_hashes = parse("PASSWORD_HASH_CONCURRENCY", cpus)?;
+        let max_concurrent_hashes = src.parse("PASSWORD_HASH_CONCURRENCY", cpus)?;
         if max_concurrent_hashes == 0 {
             return Err(err("PASSWORD_HASH_CONCURRENCY", "must be at least 1"));
         }
         Ok(Config {
             environment,
-            host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
-            port: parse("PORT", 8080u16)?,
+            host: src.var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: src.parse("PORT", 8080u16)?,
             workers,
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_SQLITE_PATH.into()),
-            run_migrations: parse_bool("RUN_MIGRATIONS", true)?,
+            database_url: src
+                .var("DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_SQLITE_PATH.into()),
+            run_migrations: src.parse_bool("RUN_MIGRATIONS", true)?,
             pool_max_size,
             pool_min_idle,
-            pool_timeout: millis("DATABASE_POOL_TIMEOUT_MS", 3000)?,
-            statement_timeout: millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
+            pool_timeout: src.millis("DATABASE_POOL_TIMEOUT_MS", 3000)?,
+            statement_timeout: src.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
             jwt_secret,
-            jwt_ttl: seconds("JWT_TTL_SECONDS", 7 * 24 * 3600)?,
-            body_limit_bytes: parse("BODY_LIMIT_BYTES", 64 * 1024usize)?,
-            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+            jwt_ttl: src.seconds("JWT_TTL_SECONDS", 7 * 24 * 3600)?,
+            body_limit_bytes: src.parse("BODY_LIMIT_BYTES", 64 * 1024usize)?,
+            cors_allowed_origins: src
+                .var("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_else(|| "*".into())
                 .split(',')
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            cache_max_age_secs: parse("CACHE_MAX_AGE_SECONDS", 5u32)?,
+            cache_max_age_secs: src.parse("CACHE_MAX_AGE_SECONDS", 5u32)?,
             rate_limit_enabled,
             rate_limit_per_minute,
             rate_limit_burst,
-            trust_proxy: parse_bool("TRUST_PROXY", false)?,
+            trust_proxy: src.parse_bool("TRUST_PROXY", false)?,
             log_format,
             metrics,
-            health_db_timeout: millis("HEALTH_DB_TIMEOUT_MS", 1000)?,
-            shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
-            shutdown_drain: seconds("SHUTDOWN_DRAIN_SECONDS", 0)?,
-            keep_alive: seconds("KEEP_ALIVE_SECONDS", 75)?,
-            client_request_timeout: millis("CLIENT_REQUEST_TIMEOUT_MS", 5000)?,
-            compression_min_bytes: parse("COMPRESSION_MIN_BYTES", 1024usize)?,
+            health_db_timeout: src.millis("HEALTH_DB_TIMEOUT_MS", 1000)?,
+            shutdown_timeout: src.seconds("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
+            shutdown_drain: src.seconds("SHUTDOWN_DRAIN_SECONDS", 0)?,
+            keep_alive: src.seconds("KEEP_ALIVE_SECONDS", 75)?,
+            client_request_timeout: src.millis("CLIENT_REQUEST_TIMEOUT_MS", 5000)?,
+            compression_min_bytes: src.parse("COMPRESSION_MIN_BYTES", 1024usize)?,
             max_concurrent_hashes,
         })
     }
@@ -240,10 +263,9 @@ impl Config {
 
 fn jwt_secret(env: Environment, value: Option<String>) -> Result<Secret, ConfigError> {
     match (env, value) {
-        (Environment::Production, None) => Err(err(
-            "JWT_SECRET",
-            "is required when APP_ENV=production",
-        )),
+        (Environment::Production, None) => {
+            Err(err("JWT_SECRET", "is required when APP_ENV=production"))
+        }
         (Environment::Production, Some(v)) if v == EXAMPLE_JWT_SECRET => Err(err(
             "JWT_SECRET",
             "is the example value from .env.example; generate a random one",
@@ -256,7 +278,9 @@ fn jwt_secret(env: Environment, value: Option<String>) -> Result<Secret, ConfigE
         (Environment::Development, None) => {
             // Development without a secret: a random one per process, so tokens
             // do not survive a restart but nothing guessable is ever accepted.
-            log::warn!("JWT_SECRET is not set: using a random secret for this process (development only)");
+            log::warn!(
+                "JWT_SECRET is not set: using a random secret for this process (development only)"
+            );
             Ok(Secret::new(random_secret()))
         }
     }

@@ -55,7 +55,9 @@ impl AppError {
             AppError::Forbidden(why) => ("authorization", (*why).to_owned()),
             AppError::NotFound(what) => (what, "not found".to_owned()),
             AppError::PayloadTooLarge => ("body", "request body is too large".to_owned()),
-            AppError::TooManyRequests { .. } => ("body", "too many requests, retry later".to_owned()),
+            AppError::TooManyRequests { .. } => {
+                ("body", "too many requests, retry later".to_owned())
+            }
             AppError::Unavailable(_) => ("body", "service temporarily unavailable".to_owned()),
             AppError::Internal(_) => ("body", "internal server error".to_owned()),
         };

@@ -52,7 +52,8 @@ pub fn migrate(config: &Config) -> Result<Vec<String>, StartupError> {
     let metrics = Metrics::new(false).map_err(StartupError::Metrics)?;
     let mut settings = pool_settings(config);
     settings.min_idle = 0;
-    let pool = Pool::new(&config.database_url, &settings, metrics.db).map_err(StartupError::Database)?;
+    let pool =
+        Pool::new(&config.database_url, &settings, metrics.db).map_err(StartupError::Database)?;
     pool.run_migrations().map_err(StartupError::Database)
 }
 
@@ -69,8 +70,12 @@ impl Application {
     pub fn build(config: Config) -> Result<Self, StartupError> {
         let metrics = Metrics::new(config.metrics == MetricsExposure::Public)
             .map_err(StartupError::Metrics)?;
-        let pool = Pool::new(&config.database_url, &pool_settings(&config), metrics.db.clone())
-            .map_err(StartupError::Database)?;
+        let pool = Pool::new(
+            &config.database_url,
+            &pool_settings(&config),
+            metrics.db.clone(),
+        )
+        .map_err(StartupError::Database)?;
         if config.run_migrations {
             let applied = pool.run_migrations().map_err(StartupError::Database)?;
             if !applied.is_empty() {
@@ -82,14 +87,19 @@ impl Application {
             addr: addr.clone(),
             source,
         })?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.port);
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(config.port);
 
         let lifecycle = web::Data::new(Lifecycle::default());
         let pool_data = web::Data::new(pool.clone());
         let keys = web::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
         let hasher = web::Data::new(PasswordHasherPool::new(config.max_concurrent_hashes));
         let limiter = web::Data::new(AuthRateLimiter::new(
-            config.rate_limit_enabled.then_some(config.rate_limit_per_minute),
+            config
+                .rate_limit_enabled
+                .then_some(config.rate_limit_per_minute),
             config.rate_limit_burst,
             config.trust_proxy,
         ));
@@ -265,7 +275,10 @@ fn cors(origins: &[String]) -> Cors {
     let base = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::ETAG, header::HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::ETAG,
+            header::HeaderName::from_static("x-request-id"),
+        ])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         // Tokens travel in a header, not cookies, so any origin is safe to
@@ -279,27 +292,26 @@ fn cors(origins: &[String]) -> Cors {
 /// Gives error responses produced outside our handlers (405, CORS refusals,
 /// ...) the same JSON body as `AppError`.
 fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new()
-        .default_handler(|res: ServiceResponse<B>| {
-            let is_json = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
-            if is_json {
-                return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-            }
-            let status = res.status();
-            let err = match status.as_u16() {
-                404 => AppError::NotFound("route"),
-                405 => AppError::field("method", "not allowed for this route"),
-                413 => AppError::PayloadTooLarge,
-                s if s >= 500 => AppError::Internal(format!("framework error {status}")),
-                _ => AppError::body(status.canonical_reason().unwrap_or("bad request")),
-            };
-            let mut json = err.error_response();
-            *json.status_mut() = status;
-            let (req, _) = res.into_parts();
-            let res: ServiceResponse<BoxBody> = ServiceResponse::new(req, json);
-            Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
-        })
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let err = match status.as_u16() {
+            404 => AppError::NotFound("route"),
+            405 => AppError::field("method", "not allowed for this route"),
+            413 => AppError::PayloadTooLarge,
+            s if s >= 500 => AppError::Internal(format!("framework error {status}")),
+            _ => AppError::body(status.canonical_reason().unwrap_or("bad request")),
+        };
+        let mut json = err.error_response();
+        *json.status_mut() = status;
+        let (req, _) = res.into_parts();
+        let res: ServiceResponse<BoxBody> = ServiceResponse::new(req, json);
+        Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+    })
 }

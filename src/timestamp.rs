@@ -11,7 +11,10 @@ pub fn now() -> NaiveDateTime {
 
 /// Serialises as `2026-11-25T09:44:51.123Z`.
 pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_args!("{}", t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ")))
+    s.collect_str(&format_args!(
+        "{}",
+        t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    ))
 }
 
 pub fn to_rfc3339(t: &NaiveDateTime) -> String {

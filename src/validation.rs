@@ -71,7 +71,10 @@ pub fn tag_list(tags: &[String]) -> Result<(), ValidationError> {
             return Err(error("tag_blank", "contains a blank tag"));
         }
         if t.chars().count() > TAG_MAX_LEN {
-            return Err(error("tag_length", "contains a tag longer than 40 characters"));
+            return Err(error(
+                "tag_length",
+                "contains a tag longer than 40 characters",
+            ));
         }
     }
     Ok(())

@@ -101,7 +101,9 @@ impl UpdateArticleRequest {
         self.validate()?;
         let a = self.article;
         if a.title.is_none() && a.description.is_none() && a.body.is_none() {
-            return Err(AppError::body("at least one of title, description or body is required"));
+            return Err(AppError::body(
+                "at least one of title, description or body is required",
+            ));
         }
         Ok(ArticleUpdate {
             title: a.title.map(|t| t.trim().to_owned()),

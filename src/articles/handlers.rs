@@ -74,7 +74,9 @@ fn find_article(conn: &mut DbConnection, slug: &str) -> AppResult<ArticleRef> {
 fn owned_article(conn: &mut DbConnection, slug: &str, user: i64) -> AppResult<ArticleRef> {
     let article = find_article(conn, slug)?;
     if article.author_id != user {
-        return Err(AppError::Forbidden("only the author may change this article"));
+        return Err(AppError::Forbidden(
+            "only the author may change this article",
+        ));
     }
     Ok(article)
 }

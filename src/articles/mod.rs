@@ -12,11 +12,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/articles")
-            .service(
-                web::resource("")
-                    .get(handlers::list)
-                    .post(handlers::create),
-            )
+            .service(web::resource("").get(handlers::list).post(handlers::create))
             // Before `/{slug}`, which would otherwise match "feed".
             .service(web::resource("/feed").get(handlers::feed))
             .service(

@@ -103,9 +103,13 @@ fn user_counter(
 ) -> QueryResult<Option<(i64, i64)>> {
     let q = users::table.filter(lower(users::username).eq(username.to_lowercase()));
     if favorited {
-        q.select((users::id, users::articles_favorited)).first(conn).optional()
+        q.select((users::id, users::articles_favorited))
+            .first(conn)
+            .optional()
     } else {
-        q.select((users::id, users::articles_authored)).first(conn).optional()
+        q.select((users::id, users::articles_authored))
+            .first(conn)
+            .optional()
     }
 }
 
@@ -143,7 +147,10 @@ fn resolve(
         total = Some(count);
     }
     // With two or more filters no single counter is the total.
-    Ok(Some((resolved.clone(), total.filter(|_| resolved.len() == 1))))
+    Ok(Some((
+        resolved.clone(),
+        total.filter(|_| resolved.len() == 1),
+    )))
 }
 
 fn site_total(conn: &mut DbConnection) -> QueryResult<i64> {
@@ -178,7 +185,11 @@ pub fn list(
 }
 
 /// Articles by authors `viewer` follows, newest first.
-pub fn feed(conn: &mut DbConnection, page: Page, viewer: i64) -> QueryResult<(Vec<ArticleView>, i64)> {
+pub fn feed(
+    conn: &mut DbConnection,
+    page: Page,
+    viewer: i64,
+) -> QueryResult<(Vec<ArticleView>, i64)> {
     let counts: Vec<i64> = users::table
         .filter(
             users::id.eq_any(
@@ -248,7 +259,11 @@ fn tags_of(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<HashMap<i64, Vec
 }
 
 /// One article with body, as `viewer` sees it.
-pub fn find_view(conn: &mut DbConnection, slug: &str, viewer: i64) -> QueryResult<Option<ArticleView>> {
+pub fn find_view(
+    conn: &mut DbConnection,
+    slug: &str,
+    viewer: i64,
+) -> QueryResult<Option<ArticleView>> {
     let row: Option<(ArticleRow, AuthorRow, bool, bool)> = articles::table
         .inner_join(users::table)
         .filter(articles::slug.eq(slug))
@@ -303,7 +318,11 @@ pub struct NewArticle {
 /// Inserts an article with a unique slug, its tags and the counters, in the
 /// caller's write transaction. Lock order (articles, tags by id, users,
 /// counters) is the same in every write path, so they cannot deadlock.
-pub fn insert(conn: &mut DbConnection, author_id: i64, new: &NewArticle) -> QueryResult<ArticleView> {
+pub fn insert(
+    conn: &mut DbConnection,
+    author_id: i64,
+    new: &NewArticle,
+) -> QueryResult<ArticleView> {
     let now = timestamp::now();
     let base = slug::base(&new.title);
     let mut inserted = None;
@@ -383,7 +402,12 @@ fn attach_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> Qu
         .execute(conn)?;
     let links: Vec<_> = ids
         .iter()
-        .map(|t| (article_tags::article_id.eq(article_id), article_tags::tag_id.eq(*t)))
+        .map(|t| {
+            (
+                article_tags::article_id.eq(article_id),
+                article_tags::tag_id.eq(*t),
+            )
+        })
         .collect();
     on_backend!(conn, |c| diesel::insert_into(article_tags::table)
         .values(&links)

@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn slugifies_titles() {
-        assert_eq!(base("How to train your dragon!"), "how-to-train-your-dragon");
+        assert_eq!(
+            base("How to train your dragon!"),
+            "how-to-train-your-dragon"
+        );
         assert_eq!(base("Ünïcödé Títle"), "unicode-title");
         assert_eq!(base("!!!"), "article");
         assert!(base(&"word ".repeat(50)).len() <= MAX_BASE_LEN);

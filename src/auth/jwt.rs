@@ -66,30 +66,50 @@ mod tests {
 
     #[test]
     fn round_trips_the_user_id() {
-        let k = keys("a-test-secret-that-is-long-enough!!", Duration::from_secs(60));
+        let k = keys(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(60),
+        );
         let token = k.issue(42).unwrap();
         assert_eq!(k.verify(&token), Some(42));
     }
 
     #[test]
     fn rejects_other_secrets_and_garbage() {
-        let a = keys("a-test-secret-that-is-long-enough!!", Duration::from_secs(60));
-        let b = keys("another-secret-that-is-long-enough!", Duration::from_secs(60));
+        let a = keys(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(60),
+        );
+        let b = keys(
+            "another-secret-that-is-long-enough!",
+            Duration::from_secs(60),
+        );
         assert_eq!(b.verify(&a.issue(1).unwrap()), None);
         assert_eq!(a.verify("not.a.jwt"), None);
     }
 
     #[test]
     fn rejects_expired_tokens() {
-        let k = keys("a-test-secret-that-is-long-enough!!", Duration::from_secs(0));
-        let claims = Claims { sub: "1".into(), iat: 0, exp: 1 };
-        let old = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap();
+        let k = keys(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(0),
+        );
+        let claims = Claims {
+            sub: "1".into(),
+            iat: 0,
+            exp: 1,
+        };
+        let old =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap();
         assert_eq!(k.verify(&old), None);
     }
 
     #[test]
     fn rejects_unsigned_tokens() {
-        let k = keys("a-test-secret-that-is-long-enough!!", Duration::from_secs(60));
+        let k = keys(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(60),
+        );
         // header {"alg":"none","typ":"JWT"}, payload {"sub":"1","exp":9999999999}
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo5OTk5OTk5OTk5fQ.";
         assert_eq!(k.verify(none), None);

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
@@ -82,7 +84,9 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         // Parameters come from the stored string, so old hashes keep working
         // if the constants above change.
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(e) => {
             log::error!("stored password hash is malformed: {e}");
             false
@@ -92,9 +96,8 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash_blocking("dummy password for timing equalisation").unwrap_or_default()
-    })
+    DUMMY
+        .get_or_init(|| hash_blocking("dummy password for timing equalisation").unwrap_or_default())
 }
 
 #[cfg(test)]

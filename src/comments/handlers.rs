@@ -74,9 +74,12 @@ pub async fn delete(
     let (slug, comment_id) = path.into_inner();
     pool.run(move |conn| {
         let id = article_id(conn, &slug)?;
-        let author = repo::find_author(conn, id, comment_id)?.ok_or(AppError::NotFound("comment"))?;
+        let author =
+            repo::find_author(conn, id, comment_id)?.ok_or(AppError::NotFound("comment"))?;
         if author != user.id {
-            return Err(AppError::Forbidden("only the author may delete this comment"));
+            return Err(AppError::Forbidden(
+                "only the author may delete this comment",
+            ));
         }
         repo::delete(conn, comment_id)?;
         Ok(())

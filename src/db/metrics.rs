@@ -14,8 +14,8 @@ use super::ConnectionManager;
 
 /// Buckets from 50 µs to 5 s: pool waits and queries are usually sub-millisecond.
 const BUCKETS: &[f64] = &[
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
 ];
 
 pub struct DbMetrics {
@@ -137,9 +137,18 @@ impl PoolStateCollector {
         waiting_count: Arc<AtomicI64>,
     ) -> prometheus::Result<Self> {
         let gauge = |name: &str, help: &str| IntGauge::with_opts(Opts::new(name, help));
-        let connections = gauge("conduit_db_pool_connections", "Open connections in the pool")?;
-        let idle = gauge("conduit_db_pool_idle_connections", "Idle connections in the pool")?;
-        let max = gauge("conduit_db_pool_max_connections", "Configured maximum pool size")?;
+        let connections = gauge(
+            "conduit_db_pool_connections",
+            "Open connections in the pool",
+        )?;
+        let idle = gauge(
+            "conduit_db_pool_idle_connections",
+            "Idle connections in the pool",
+        )?;
+        let max = gauge(
+            "conduit_db_pool_max_connections",
+            "Configured maximum pool size",
+        )?;
         let waiting = gauge(
             "conduit_db_pool_waiting",
             "Blocking tasks currently waiting for a connection",

@@ -2,8 +2,8 @@
 //! the `run` / `write_tx` helpers every handler goes through.
 
 mod dialect;
-mod metrics;
 pub mod functions;
+mod metrics;
 pub mod schema;
 
 use std::sync::Arc;
@@ -65,7 +65,9 @@ impl DatabaseUrl {
             ));
         }
         if path.is_empty() || path == ":memory:" {
-            return Err("SQLite needs a file path (an in-memory database is one per connection)".into());
+            return Err(
+                "SQLite needs a file path (an in-memory database is one per connection)".into(),
+            );
         }
         Ok(DatabaseUrl {
             backend: Backend::Sqlite,
@@ -151,7 +153,11 @@ pub struct Pool {
 impl Pool {
     /// Builds the pool without connecting: a server whose database is down
     /// still starts and reports the outage on `/health` instead of crash-looping.
-    pub fn new(url: &str, settings: &PoolSettings, metrics: Arc<DbMetrics>) -> Result<Self, String> {
+    pub fn new(
+        url: &str,
+        settings: &PoolSettings,
+        metrics: Arc<DbMetrics>,
+    ) -> Result<Self, String> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend;
         let manager = ConnectionManager {
@@ -304,17 +310,26 @@ mod tests {
         assert_eq!(pg2.backend, Backend::Postgres);
         assert_eq!(
             DatabaseUrl::parse("sqlite://data/c.db").unwrap(),
-            DatabaseUrl { backend: Backend::Sqlite, target: "data/c.db".into() }
+            DatabaseUrl {
+                backend: Backend::Sqlite,
+                target: "data/c.db".into()
+            }
         );
         assert_eq!(DatabaseUrl::parse("sqlite:c.db").unwrap().target, "c.db");
-        assert_eq!(DatabaseUrl::parse("./conduit.db").unwrap().backend, Backend::Sqlite);
+        assert_eq!(
+            DatabaseUrl::parse("./conduit.db").unwrap().backend,
+            Backend::Sqlite
+        );
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
         assert_eq!(redact_url("conduit.db"), "conduit.db");
     }
 }

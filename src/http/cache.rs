@@ -81,7 +81,10 @@ pub async fn http_cache(
         }
         return Ok(ServiceResponse::new(req, not_modified.finish()));
     }
-    Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(bytes))))
+    Ok(ServiceResponse::new(
+        req,
+        head.set_body(BoxBody::new(bytes)),
+    ))
 }
 
 #[cfg(test)]

@@ -18,9 +18,7 @@ fn json_error(err: JsonPayloadError) -> AppError {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             AppError::PayloadTooLarge
         }
-        JsonPayloadError::ContentType => {
-            AppError::body("Content-Type must be application/json")
-        }
+        JsonPayloadError::ContentType => AppError::body("Content-Type must be application/json"),
         JsonPayloadError::Deserialize(e) => AppError::body(format!("invalid JSON body: {e}")),
         JsonPayloadError::Serialize(e) => AppError::internal(e),
         other => AppError::body(format!("could not read the request body: {other}")),
@@ -35,7 +33,9 @@ fn query_error(err: QueryPayloadError) -> AppError {
     // serde_urlencoded names the field in its message, e.g.
     // "limit: invalid digit found in string".
     match err {
-        QueryPayloadError::Deserialize(e) => AppError::body(format!("invalid query parameters: {e}")),
+        QueryPayloadError::Deserialize(e) => {
+            AppError::body(format!("invalid query parameters: {e}"))
+        }
         other => AppError::body(format!("invalid query parameters: {other}")),
     }
 }
@@ -43,7 +43,8 @@ fn query_error(err: QueryPayloadError) -> AppError {
 pub fn path_config() -> web::PathConfig {
     // A path segment of the wrong type (e.g. a non-numeric comment id) names
     // nothing that exists.
-    web::PathConfig::default().error_handler(|_err: PathError, _req| AppError::NotFound("resource").into())
+    web::PathConfig::default()
+        .error_handler(|_err: PathError, _req| AppError::NotFound("resource").into())
 }
 
 /// Routes nothing else matched.

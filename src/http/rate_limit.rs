@@ -54,9 +54,11 @@ impl AuthRateLimiter {
         let Some(ip) = self.client_ip(req) else {
             return Ok(());
         };
-        limiter.check_key(&ip).map_err(|not_until| AppError::TooManyRequests {
-            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-        })
+        limiter
+            .check_key(&ip)
+            .map_err(|not_until| AppError::TooManyRequests {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })
     }
 }
 

@@ -33,8 +33,8 @@ async fn set_following(
     let me = user.id;
     let author = pool
         .run(move |conn| {
-            let author = repo::find_by_username(conn, &username)?
-                .ok_or(AppError::NotFound("profile"))?;
+            let author =
+                repo::find_by_username(conn, &username)?.ok_or(AppError::NotFound("profile"))?;
             if author.id == me {
                 return Err(AppError::field("username", "cannot follow yourself"));
             }

@@ -28,7 +28,9 @@ impl Metrics {
         let registry = Registry::new_custom(None, None).map_err(|e| e.to_string())?;
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .map_err(|e| e.to_string())?;
         let db = DbMetrics::new(&registry).map_err(|e| e.to_string())?;
         let mut builder = PrometheusMetricsBuilder::new("conduit")

@@ -52,7 +52,8 @@ pub async fn register(
     let row = pool
         .run(move |conn| {
             write_tx(conn, |conn| {
-                let (u, e) = repo::taken(conn, Some(&new_user.username), Some(&new_user.email), None)?;
+                let (u, e) =
+                    repo::taken(conn, Some(&new_user.username), Some(&new_user.email), None)?;
                 if let Some(err) = taken_error(u, e) {
                     return Err(err);
                 }
@@ -98,7 +99,9 @@ pub async fn login(
 
 pub async fn current(pool: web::Data<Pool>, user: AuthUser) -> AppResult<HttpResponse> {
     let id = user.id;
-    let row = pool.run(move |conn| Ok(repo::find_by_id(conn, id)?)).await?;
+    let row = pool
+        .run(move |conn| Ok(repo::find_by_id(conn, id)?))
+        .await?;
     // A valid token for a user that no longer exists is not a session.
     let row = row.ok_or(AppError::Unauthorized("user no longer exists"))?;
     Ok(HttpResponse::Ok().json(UserResponse::new(row, user.token)))
@@ -119,8 +122,12 @@ pub async fn update(
     let row = pool
         .run(move |conn| {
             write_tx(conn, |conn| {
-                let (u, e) =
-                    repo::taken(conn, update.username.as_deref(), update.email.as_deref(), Some(id))?;
+                let (u, e) = repo::taken(
+                    conn,
+                    update.username.as_deref(),
+                    update.email.as_deref(),
+                    Some(id),
+                )?;
                 if let Some(err) = taken_error(u, e) {
                     return Err(err);
                 }
@@ -133,7 +140,9 @@ pub async fn update(
                     updated_at: Some(timestamp::now()),
                 };
                 repo::update(conn, id, &changes).map_err(|e| match e {
-                    diesel::result::Error::NotFound => AppError::Unauthorized("user no longer exists"),
+                    diesel::result::Error::NotFound => {
+                        AppError::Unauthorized("user no longer exists")
+                    }
                     other => unique_violation(other),
                 })
             })

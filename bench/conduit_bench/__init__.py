@@ -1,0 +1,1 @@
+"""Benchmark harness for the Conduit API server (see bench/README.md)."""

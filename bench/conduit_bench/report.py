@@ -1,0 +1,179 @@
+"""Markdown table, JSON and PNG chart of one benchmark run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RSS_TARGET_MIB = 30.0
+OPEN_LOOP_P99_TARGET_MS = 8.0
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**not met**")
+
+
+def ceiling_ratio(result: dict, ceilings: dict) -> str:
+    """The scenario's throughput as a percentage of the ceiling it is bound by."""
+    rps = result["load"]["rps"]
+    parts = []
+    framework = ceilings.get("framework_rps")
+    if framework and result["name"] != "health_live":
+        parts.append(f"{100 * rps / framework:.1f}% fw")
+    if result["ceiling"] == "database" and ceilings.get("database_tps"):
+        parts.append(f"{100 * rps / ceilings['database_tps']:.1f}% db")
+    if result["ceiling"] == "hashing" and ceilings.get("hashing"):
+        parts.append(f"{100 * rps / ceilings['hashing']['logins_per_s']:.1f}% hash")
+    return ", ".join(parts) or "–"
+
+
+def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
+    head = ("| scenario | req/s | target req/s | met | p50 ms | p90 ms | p99 ms | p99.9 ms "
+            "| non-2xx | socket errors | peak RSS MiB | CPU s / 1k req | SQL / req | of ceiling |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        load, target = r["load"], r["target_rps"]
+        met = None if target is None else load["rps"] >= target
+        lines.append(
+            f"| {r['name']} | {_fmt(load['rps'])} | {_fmt(target and int(target))} | {_met(met)} "
+            f"| {load['p50_ms']:.2f} | {load['p90_ms']:.2f} | {load['p99_ms']:.2f} "
+            f"| {_fmt(load['p999_ms'], 2)} | {_fmt(load['non_2xx'])} | {_fmt(load['socket_errors'])} "
+            f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f} "
+            f"| {ceiling_ratio(r, ceilings)} |"
+        )
+    return lines
+
+
+def open_loop_table(rows: list[dict]) -> list[str]:
+    lines = ["| scenario | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | non-2xx "
+             "| errors | p99 target ms | met |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row['name']} | {_fmt(row['rate'])} | {_fmt(row['achieved_rps'])} "
+            f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} "
+            f"| {_fmt(row['non_2xx'])} | {_fmt(row['errors'])} | {OPEN_LOOP_P99_TARGET_MS:g} "
+            f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)} |"
+        )
+    return lines
+
+
+def markdown(run: dict) -> str:
+    m, c = run["machine"], run["ceilings"]
+    hwm = run["server"]["vmhwm_mib"]
+    out = [
+        f"# Conduit benchmark: {run['db']}, {run['size']}",
+        "",
+        f"- Date: {run['date']}",
+        f"- Command: `{run['command']}`",
+        f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"kernel {m['kernel']}; load generator, server and database share the cores",
+        f"- Server: {run['server']['binary']} (commit {run['server']['commit']}), "
+        f"DATABASE_POOL_MAX_SIZE={run['server']['pool_max_size']}, workers={run['server']['workers']}, RATE_LIMIT=off",
+        f"- Load: wrk, {run['connections']} connections, {run['threads']} threads, "
+        f"{run['duration_s']:g} s per scenario after a {run['warmup_s']:g} s warm-up",
+        f"- Seed: {run['seed']}; rows: " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()),
+        "",
+        "## Closed loop (wrk)",
+        "",
+        *scenario_table(run["results"], c),
+        "",
+        f"Server peak RSS over the whole run (VmHWM): **{hwm:.1f} MiB** "
+        f"(target <= {RSS_TARGET_MIB:g} MiB: {_met(hwm <= RSS_TARGET_MIB)}). "
+        "\"peak RSS\" per scenario is the highest VmRSS sampled every 0.25 s during it.",
+        "",
+        "## Ceilings",
+        "",
+        f"- Framework: `/health/live` = {_fmt(c.get('framework_rps'))} req/s (\"fw\" above)",
+    ]
+    if c.get("database"):
+        d = c["database"]
+        out.append(
+            f"- Database: pgbench, {d['clients']} clients, list-endpoint SQL (counter + page + tags) "
+            f"= {_fmt(d['tps'])} tx/s, avg latency {d['latency_avg_ms']:.2f} ms, "
+            f"failed {d['failed']} (\"db\" above)")
+    else:
+        out.append("- Database: no pgbench ceiling for SQLite (in-process database)")
+    if c.get("hashing"):
+        h = c["hashing"]
+        out.append(
+            f"- Hashing: argon2id m=7168 KiB t=5 p=1 (argon2-cffi) = {h['ms_per_hash']:.1f} ms/hash → "
+            f"{h['cores']} cores × 1000 / ms = {_fmt(h['logins_per_s'])} logins/s (\"hash\" above)")
+    if c.get("login_c1"):
+        l1 = c["login_c1"]
+        out.append(f"- Login at concurrency 1 (server's own hashing): {_fmt(l1['rps'])} req/s, "
+                   f"p50 {l1['p50_ms']:.1f} ms")
+    out += [
+        "",
+        f"## Open loop (oha, fixed rate = half the closed-loop peak, {run['duration_s']:g} s)",
+        "",
+        *open_loop_table(run["open_loop"]),
+        "",
+        "## Server health",
+        "",
+        f"- Exit code after SIGTERM: {run['server']['exit_code']}",
+        f"- Counter columns consistent after the run: {run['counters_after']}",
+        f"- Log lines at WARN/ERROR or panics: {run['server']['log_problems']}",
+    ]
+    if run.get("notes"):
+        out += ["", "## Notes", "", *[f"- {n}" for n in run["notes"]]]
+    return "\n".join(out) + "\n"
+
+
+def chart(run: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = run["results"]
+    names = [r["name"] for r in results]
+    rps = [r["load"]["rps"] for r in results]
+    targets = [r["target_rps"] for r in results]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 9))
+    ax1.bar(names, rps, color="#4C72B0", label="measured")
+    for i, t in enumerate(targets):
+        if t:
+            ax1.plot([i - 0.4, i + 0.4], [t, t], color="#C44E52", lw=2,
+                     label="target" if i == 1 else None)
+    ax1.set_yscale("log")
+    ax1.set_ylabel("requests/s (log)")
+    ax1.set_title(f"Conduit {run['db']} {run['size']}: throughput, {run['connections']} connections")
+    for i, v in enumerate(rps):
+        ax1.text(i, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
+    ax1.legend()
+    width = 0.2
+    for k, (key, label) in enumerate([("p50_ms", "p50"), ("p90_ms", "p90"),
+                                      ("p99_ms", "p99"), ("p999_ms", "p99.9")]):
+        values = [r["load"][key] or 0 for r in results]
+        ax2.bar([i + (k - 1.5) * width for i in range(len(names))], values, width, label=label)
+    ax2.set_xticks(range(len(names)), names)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("latency ms (log)")
+    ax2.set_title("Closed-loop latency percentiles")
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(run: dict, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"{run['db']}-{run['size']}"
+    paths = [stem.with_suffix(".md"), stem.with_suffix(".json"), stem.with_suffix(".png")]
+    paths[0].write_text(markdown(run))
+    paths[1].write_text(json.dumps(run, indent=2) + "\n")
+    chart(run, paths[2])
+    return paths

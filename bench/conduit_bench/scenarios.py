@@ -1,0 +1,218 @@
+"""The scenarios and the load generators that run them (wrk, oha, pgbench)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+from .server import RssSampler, Server
+
+LUA_SCRIPT = Path(__file__).resolve().parent.parent / "lua" / "conduit.lua"
+PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    path: str                 # URL path wrk starts from (the Lua builder may override it)
+    lua: str = "plain"        # BENCH_SCENARIO: which builder in lua/conduit.lua
+    target_rps: float | None = None
+    open_loop: bool = False   # also measured open-loop at half its peak
+    ceiling: str = "framework"  # which ceiling the ratio is taken against
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("health_live", "GET /health/live (no DB): framework ceiling", "/health/live",
+             ceiling="self"),
+    Scenario("list_anon", "GET /api/articles?limit=20, anonymous", "/api/articles?limit=20",
+             target_rps=1400, open_loop=True, ceiling="database"),
+    Scenario("list_auth", "GET /api/articles?limit=20, signed in (rotating tokens)",
+             "/api/articles?limit=20", "list_auth", 1400, True, "database"),
+    Scenario("feed", "GET /api/articles/feed?limit=20 (rotating tokens)",
+             "/api/articles/feed?limit=20", "feed", 1400, True, "database"),
+    Scenario("article", "GET /api/articles/{slug}, anonymous (rotating slugs)",
+             "/api/articles/seeded-article-1", "article", 11000, True),
+    Scenario("tags", "GET /api/tags", "/api/tags", target_rps=3000, open_loop=True),
+    Scenario("profile", "GET /api/profiles/{username}, signed in (rotating)",
+             "/api/profiles/user1", "profile", 18000, True),
+    Scenario("login", "POST /api/users/login (rotating users; argon2id)",
+             "/api/users/login", "login", ceiling="hashing"),
+    Scenario("create", "POST /api/articles, signed in, unique titles, 2 tags",
+             "/api/articles", "create", 8000),
+    Scenario("mix", "80% list/feed/article, 15% favorite/unfavorite, 5% create; signed in",
+             "/api/articles?limit=20", "mix", 2000),
+]
+
+# Read scenarios whose open-loop run needs per-request rotation use a URL file.
+OPEN_LOOP_ROTATION = {"article": "slugs", "profile": "usernames"}
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float | None
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    description: str
+    load: LoadResult
+    target_rps: float | None
+    peak_rss_mib: float
+    hwm_mib: float
+    cpu_s_per_1k: float
+    sql_per_request: float
+    server_alive: bool
+
+
+# --- wrk -----------------------------------------------------------------------
+
+def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: int,
+            threads: int, data_dir: Path, password: str) -> LoadResult:
+    env = dict(os.environ, BENCH_SCENARIO=scenario.lua, BENCH_DATA_DIR=str(data_dir),
+               BENCH_PASSWORD=password)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "5s",
+           "-s", str(LUA_SCRIPT), base_url + scenario.path]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                         timeout=duration_s + 60, check=True)
+    match = re.search(r"^BENCH_JSON (\{.*\})$", out.stdout, re.M)
+    if not match:
+        raise RuntimeError(f"no BENCH_JSON in wrk output:\n{out.stdout}\n{out.stderr}")
+    raw = json.loads(match.group(1))
+    duration = raw["duration_us"] / 1e6
+    return LoadResult(
+        requests=raw["requests"],
+        duration_s=round(duration, 2),
+        rps=round(raw["requests"] / duration, 1),
+        p50_ms=raw["p50"] / 1000, p90_ms=raw["p90"] / 1000,
+        p99_ms=raw["p99"] / 1000, p999_ms=raw["p999"] / 1000, max_ms=raw["max"] / 1000,
+        non_2xx=raw["status"],
+        socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
+    )
+
+
+def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: float,
+            connections: int, threads: int, data_dir: Path, password: str) -> ScenarioResult:
+    """Warm up, then one measured wrk run with CPU, RSS and SQL-statement deltas."""
+    if warmup_s > 0:
+        run_wrk(server.base_url, scenario, warmup_s, connections, threads, data_dir, password)
+    statements0, cpu0 = server.statements(), server.cpu_seconds()
+    with RssSampler(server) as rss:
+        load = run_wrk(server.base_url, scenario, duration_s, connections, threads,
+                       data_dir, password)
+    alive = server.alive()
+    statements1, cpu1 = (server.statements(), server.cpu_seconds()) if alive else (0, 0.0)
+    hwm = server.memory_kib().get("VmHWM", 0) if alive else 0
+    n = max(load.requests, 1)
+    return ScenarioResult(
+        name=scenario.name, description=scenario.description, load=load,
+        target_rps=scenario.target_rps,
+        peak_rss_mib=round(rss.peak_kib / 1024, 1), hwm_mib=round(hwm / 1024, 1),
+        cpu_s_per_1k=round((cpu1 - cpu0) / n * 1000, 3),
+        # /metrics reads execute no SQL, so the delta is the scenario's alone.
+        sql_per_request=round((statements1 - statements0) / n, 2),
+        server_alive=alive,
+    )
+
+
+# --- oha (open loop) ---------------------------------------------------------------
+
+def open_loop_command(base_url: str, scenario: Scenario, rate: float, duration_s: float,
+                      connections: int, data_dir: Path, token: str) -> list[str]:
+    cmd = ["oha", "--no-tui", "--output-format", "json", "-q", f"{rate:.0f}",
+           "-z", f"{duration_s:g}s", "-c", str(connections), "--latency-correction",
+           "--disable-keepalive=false" if False else "--http-version", "1.1"]
+    if scenario.lua in ("list_auth", "feed", "profile"):
+        cmd += ["-H", f"Authorization: Token {token}"]
+    rotation = OPEN_LOOP_ROTATION.get(scenario.name)
+    if rotation:
+        prefix = {"slugs": "/api/articles/", "usernames": "/api/profiles/"}[rotation]
+        names = (data_dir / f"{rotation}.txt").read_text().split()
+        url_file = data_dir / f"urls-{scenario.name}.txt"
+        url_file.write_text("".join(f"{base_url}{prefix}{n}\n" for n in names))
+        cmd += ["--urls-from-file", str(url_file)]
+    else:
+        cmd.append(base_url + scenario.path)
+    return cmd
+
+
+def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: float,
+                  connections: int, data_dir: Path, token: str) -> dict[str, float | int]:
+    cmd = open_loop_command(base_url, scenario, rate, duration_s, connections, data_dir, token)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=True)
+    data = json.loads(out.stdout)
+    summary, pct = data["summary"], data["latencyPercentiles"]
+    statuses = {int(k): v for k, v in data.get("statusCodeDistribution", {}).items()}
+    errors = sum(data.get("errorDistribution", {}).values())
+    return {
+        "rate": round(rate),
+        "achieved_rps": round(summary["requestsPerSec"], 1),
+        "p50_ms": round(pct["p50"] * 1000, 3),
+        "p99_ms": round(pct["p99"] * 1000, 3),
+        "p999_ms": round(pct["p99.9"] * 1000, 3),
+        "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
+        "errors": errors,
+    }
+
+
+# --- ceilings ---------------------------------------------------------------------
+
+def list_sql_script(database_url: str, path: Path) -> Path:
+    """pgbench script: the counter, page and tag queries one anonymous list request runs."""
+    ids = subprocess.run(
+        ["psql", database_url, "-X", "-At", "-c",
+         "SELECT string_agg(id::text, ',') FROM (SELECT id FROM articles "
+         "ORDER BY created_at DESC, id DESC LIMIT 20) s"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    path.write_text(f"""\
+SELECT value FROM counters WHERE name = 'articles';
+SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, u.id, u.username, u.bio, u.image, false, false FROM articles a JOIN users u ON u.id = a.author_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20 OFFSET 0;
+SELECT x.article_id, t.name FROM article_tags x JOIN tags t ON t.id = x.tag_id WHERE x.article_id IN ({ids}) ORDER BY t.name;
+""")
+    return path
+
+
+def run_pgbench(database_url: str, script: Path, clients: int, threads: int,
+                duration_s: float) -> dict[str, float]:
+    cmd = [PGBENCH, "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads),
+           "-T", f"{duration_s:.0f}", "-f", str(script), database_url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 120,
+                         check=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+    lat = re.search(r"latency average = ([\d.]+) ms", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return {"tps": round(tps, 1), "latency_avg_ms": float(lat.group(1)) if lat else 0.0,
+            "failed": int(failed.group(1)) if failed else 0}
+
+
+def hash_ceiling(n: int = 20) -> dict[str, float]:
+    """Time argon2id (m=7168 KiB, t=5, p=1) in one thread with argon2-cffi."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    start = time.perf_counter()
+    for i in range(n):
+        hash_secret_raw(b"bench-password-123", os.urandom(16), time_cost=5,
+                        memory_cost=7168, parallelism=1, hash_len=32, type=Type.ID)
+    ms = (time.perf_counter() - start) * 1000 / n
+    cores = os.cpu_count() or 1
+    return {"hashes": n, "ms_per_hash": round(ms, 2), "cores": cores,
+            "logins_per_s": round(cores * 1000 / ms, 1)}
+
+
+def as_dict(obj: object) -> dict:
+    return asdict(obj)  # type: ignore[arg-type]

@@ -1,0 +1,67 @@
+"""Installs the load generators the harness needs when they are missing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+CARGO_BIN = Path.home() / ".cargo" / "bin"
+
+
+def _run(cmd: list[str], **kw: object) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kw)  # type: ignore[arg-type]
+
+
+def apt_install(package: str) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        _run(["apt-get", "install", "-y", "-q", package], env=env, stdout=subprocess.DEVNULL)
+    except subprocess.CalledProcessError:
+        _run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+        _run(["apt-get", "install", "-y", "-q", package], env=env, stdout=subprocess.DEVNULL)
+
+
+def ensure_wrk() -> str:
+    if not shutil.which("wrk"):
+        apt_install("wrk")
+    return subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+
+
+def ensure_oha() -> str:
+    """oha (open-loop HTTP load generator) from crates.io; wrk2 is not packaged in Debian 12."""
+    os.environ["PATH"] = f"{CARGO_BIN}:{os.environ['PATH']}"
+    if not shutil.which("oha"):
+        _run(["cargo", "install", "oha", "--locked"])
+    return subprocess.run(["oha", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def ensure_pgbench(path: str) -> str:
+    if not Path(path).exists():
+        apt_install("postgresql-15")
+    return subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def build_server(repo: Path) -> Path:
+    _run(["cargo", "build", "--release"], cwd=repo)
+    return repo / "target" / "release" / "conduit"
+
+
+def machine_info() -> dict[str, object]:
+    cpu_model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = int(next(l for l in Path("/proc/meminfo").read_text().splitlines()
+                       if l.startswith("MemTotal")).split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Conduit benchmark: build, seed, load, report. See bench/README.md.
+
+    python3 bench/run.py --db postgres --size small
+    python3 bench/run.py --db sqlite --size small --duration 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import venv
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENV = BENCH / ".venv"
+WORK = BENCH / "work"          # gitignored scratch: logs, rotation lists, SQLite file
+RESULTS = BENCH / "results"
+JWT_SECRET = "bench-jwt-secret-0123456789-abcdefghijklmnop"
+
+
+def ensure_venv() -> None:
+    """Re-run this script inside bench/.venv (matplotlib, argon2-cffi), creating it once."""
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        venv.create(VENV, with_pip=True)
+    check = subprocess.run([str(python), "-c", "import matplotlib, argon2"], capture_output=True)
+    if check.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
+                        str(BENCH / "requirements.txt")], check=True)
+    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+ensure_venv()
+
+from conduit_bench import report, seed, tools  # noqa: E402
+from conduit_bench.scenarios import (  # noqa: E402
+    PGBENCH, SCENARIOS, Scenario, hash_ceiling, list_sql_script, measure, run_open_loop,
+    run_pgbench, run_wrk,
+)
+from conduit_bench.server import Server, ServerConfig, http_status  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    p.add_argument("--size", choices=sorted(seed.SIZES), default="small")
+    p.add_argument("--duration", type=float, default=15, help="seconds per scenario (default 15)")
+    p.add_argument("--warmup", type=float, default=2, help="warm-up seconds per scenario")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--port", type=int, default=18080)
+    p.add_argument("--pool-size", type=int, default=16, help="DATABASE_POOL_MAX_SIZE")
+    p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    p.add_argument("--no-build", action="store_true", help="use the existing release binary")
+    p.add_argument("--no-open-loop", action="store_true")
+    return p.parse_args()
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def fresh_database(db: str, size: str) -> str:
+    if db == "postgres":
+        return seed.recreate_postgres("conduit_bench")
+    return seed.recreate_sqlite(WORK / f"conduit-bench-{size}.sqlite")
+
+
+def server_config(args: argparse.Namespace, binary: Path, database_url: str) -> ServerConfig:
+    return ServerConfig(binary=binary, database_url=database_url, port=args.port,
+                        jwt_secret=JWT_SECRET, log_path=WORK / f"server-{args.db}-{args.size}.log",
+                        pool_max_size=args.pool_size)
+
+
+def shared_password_hash(args: argparse.Namespace, config: ServerConfig) -> str:
+    """Register one user through the API (runs the migrations too) and return its hash."""
+    server = Server(config)
+    server.start()
+    try:
+        seed.register_user(server.base_url, "benchseed", "benchseed@bench.example", seed.PASSWORD)
+    finally:
+        server.stop()
+    return seed.password_hash(args.db, config.database_url, "benchseed")
+
+
+def smoke_test(server: Server, scenarios: list[Scenario], data_dir: Path) -> None:
+    """One short wrk run per scenario: fail early when a request is rejected."""
+    for sc in scenarios:
+        r = run_wrk(server.base_url, sc, 1, 2, 1, data_dir, seed.PASSWORD)
+        if r.non_2xx or r.socket_errors or r.requests == 0:
+            raise RuntimeError(f"smoke test of {sc.name}: {r}")
+
+
+def log_problems(path: Path) -> list[str]:
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    bad = [l for l in lines if re.search(r"\b(WARN|ERROR)\b|panicked", l)]
+    return bad[:20] + ([f"... {len(bad) - 20} more"] if len(bad) > 20 else [])
+
+
+def git_commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                         capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "migrations", "Cargo.toml"],
+                           cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return out.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def main() -> int:
+    args = parse_args()
+    started = datetime.now(timezone.utc)
+    WORK.mkdir(exist_ok=True)
+    data_dir = WORK / "data"
+    scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
+    size = seed.SIZES[args.size]
+
+    log("tools: " + "; ".join([tools.ensure_wrk(), tools.ensure_oha(),
+                               tools.ensure_pgbench(PGBENCH)]))
+    binary = REPO / "target" / "release" / "conduit"
+    if not args.no_build:
+        binary = tools.build_server(REPO)
+
+    log(f"fresh {args.db} database")
+    database_url = fresh_database(args.db, args.size)
+    config = server_config(args, binary, database_url)
+    config.log_path.unlink(missing_ok=True)
+    pw_hash = shared_password_hash(args, config)
+
+    log(f"seeding {args.size}: {size.users:,} users, {size.articles:,} articles")
+    t0 = time.monotonic()
+    if args.db == "postgres":
+        seed.seed_postgres(database_url, size, args.seed, pw_hash)
+    else:
+        seed.seed_sqlite(database_url, size, args.seed, pw_hash)
+    seed_s = time.monotonic() - t0
+    rows = seed.table_counts(args.db, database_url)
+    mismatches = seed.counter_mismatches(args.db, database_url)
+    log(f"seeded in {seed_s:.1f}s: {rows}; counter mismatches {mismatches}")
+    if any(mismatches.values()):
+        raise RuntimeError(f"inconsistent counters after seeding: {mismatches}")
+    lists = seed.write_rotation_lists(data_dir, size, args.seed, JWT_SECRET)
+
+    server = Server(config)
+    server.start()
+    log(f"server pid {server.pid} on {server.base_url}")
+    results: list[dict] = []
+    ceilings: dict = {}
+    open_loop: list[dict] = []
+    notes: list[str] = []
+    try:
+        smoke_test(server, scenarios, data_dir)
+        for sc in scenarios:
+            log(f"scenario {sc.name} ({args.duration:g}s)")
+            res = measure(server, sc, args.duration, args.warmup, args.connections,
+                          args.threads, data_dir, seed.PASSWORD)
+            results.append(dict(asdict(res), ceiling=sc.ceiling))
+            log(f"  {res.load.rps:,.0f} req/s p99 {res.load.p99_ms:.2f} ms "
+                f"non-2xx {res.load.non_2xx} errors {res.load.socket_errors} "
+                f"SQL/req {res.sql_per_request} rss {res.peak_rss_mib} MiB")
+            if not res.server_alive:
+                notes.append(f"server died during {sc.name}")
+                break
+        by_name = {r["name"]: r for r in results}
+        if "health_live" in by_name:
+            ceilings["framework_rps"] = by_name["health_live"]["load"]["rps"]
+        if args.db == "postgres":
+            log("database ceiling: pgbench")
+            script = list_sql_script(database_url, WORK / "list.sql")
+            d = run_pgbench(database_url, script, args.connections, args.threads, args.duration)
+            ceilings["database"] = dict(d, clients=args.connections)
+            ceilings["database_tps"] = d["tps"]
+        log("hashing ceiling: argon2-cffi")
+        ceilings["hashing"] = hash_ceiling()
+        if "login" in by_name:
+            login = next(s for s in scenarios if s.name == "login")
+            l1 = run_wrk(server.base_url, login, 5, 1, 1, data_dir, seed.PASSWORD)
+            ceilings["login_c1"] = asdict(l1)
+        if not args.no_open_loop:
+            for sc in scenarios:
+                if sc.open_loop and sc.name in by_name:
+                    rate = by_name[sc.name]["load"]["rps"] / 2
+                    log(f"open loop {sc.name} at {rate:,.0f} req/s")
+                    row = run_open_loop(server.base_url, sc, rate, args.duration,
+                                        args.connections, data_dir, lists["tokens"][0])
+                    open_loop.append(dict(row, name=sc.name))
+                    log(f"  p99 {row['p99_ms']:.2f} ms achieved {row['achieved_rps']:,.0f}")
+        vmhwm = server.memory_kib().get("VmHWM", 0) / 1024 if server.alive() else 0.0
+    finally:
+        exit_code = server.stop()
+    counters_after = seed.counter_mismatches(args.db, database_url)
+    consistent = "yes" if not any(counters_after.values()) else f"NO: {counters_after}"
+
+    run = {
+        "db": args.db, "size": args.size, "seed": args.seed,
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python3 bench/run.py " + shlex.join(sys.argv[1:]),
+        "machine": tools.machine_info(),
+        "duration_s": args.duration, "warmup_s": args.warmup,
+        "connections": args.connections, "threads": args.threads,
+        "rows": rows, "seed_seconds": round(seed_s, 1),
+        "server": {"binary": "target/release/conduit", "commit": git_commit(),
+                   "pool_max_size": args.pool_size, "workers": os.cpu_count(),
+                   "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
+                   "log_problems": log_problems(config.log_path) or "none"},
+        "results": results, "ceilings": ceilings, "open_loop": open_loop,
+        "counters_after": consistent, "notes": notes,
+    }
+    for path in report.write(run, RESULTS):
+        log(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,472 @@
+//! Articles: create, read, list with filters and pagination, feed, update,
+//! delete, favorites, slugs, and the constant query count of a page.
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn is_rfc3339_millis_utc(s: &str) -> bool {
+    // 2026-11-25T09:44:51.123Z
+    s.len() == 24
+        && s.ends_with('Z')
+        && s.as_bytes()[10] == b'T'
+        && s.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+#[actix_rt::test]
+async fn create_returns_201_with_the_full_article() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let r = app
+        .post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "How to train your dragon", "description": "Ever wonder how?", "body": "You have to believe", "tagList": ["training", "dragons", " dragons "]}}),
+        )
+        .await
+        .expect(201);
+    let a = &r.body["article"];
+    assert_eq!(a["slug"], "how-to-train-your-dragon");
+    assert_eq!(a["title"], "How to train your dragon");
+    assert_eq!(a["description"], "Ever wonder how?");
+    assert_eq!(a["body"], "You have to believe");
+    assert_eq!(
+        a["tagList"],
+        json!(["dragons", "training"]),
+        "sorted and de-duplicated"
+    );
+    assert_eq!(a["favorited"], false);
+    assert_eq!(a["favoritesCount"], 0);
+    assert_eq!(
+        a["author"],
+        json!({"username": "jake", "bio": null, "image": null, "following": false})
+    );
+    assert!(
+        is_rfc3339_millis_utc(a["createdAt"].as_str().unwrap()),
+        "{}",
+        a["createdAt"]
+    );
+    assert!(is_rfc3339_millis_utc(a["updatedAt"].as_str().unwrap()));
+    let got = app
+        .get("/api/articles/how-to-train-your-dragon", None)
+        .await
+        .expect(200);
+    assert_eq!(&got.body["article"], a);
+}
+
+#[actix_rt::test]
+async fn create_validates_and_requires_auth() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let article = json!({"article": {"title": "t", "description": "d", "body": "b"}});
+    app.post("/api/articles", None, article.clone())
+        .await
+        .expect(401);
+    let r = app
+        .post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"description": "d"}}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(r.errors_for("title"), vec!["can't be blank"]);
+    assert_eq!(r.errors_for("body"), vec!["can't be blank"]);
+    app.post(
+        "/api/articles",
+        Some(&token),
+        json!({"article": {"title": "   ", "description": "d", "body": "b"}}),
+    )
+    .await
+    .expect(422);
+    let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+    let r = app
+        .post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": many}}),
+        )
+        .await
+        .expect(422);
+    assert!(
+        !r.errors_for("tag_list").is_empty() || !r.errors_for("tagList").is_empty(),
+        "{}",
+        r.body
+    );
+    app.post("/api/articles", Some(&token), json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": ["x".repeat(41)]}}))
+        .await
+        .expect(422);
+    app.post(
+        "/api/articles",
+        Some(&token),
+        json!({"article": {"title": "x".repeat(201), "description": "d", "body": "b"}}),
+    )
+    .await
+    .expect(422);
+    // Nothing was written.
+    let r = app.get("/api/articles", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 0);
+}
+
+#[actix_rt::test]
+async fn identical_titles_get_distinct_slugs_even_concurrently() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let first = app.create_article_slug(&token, "Same title", &[]).await;
+    assert_eq!(first, "same-title");
+    let creates = (0..6).map(|_| {
+        app.post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "Same title", "description": "d", "body": "b", "tagList": ["x"]}}),
+        )
+    });
+    let mut slugs: Vec<String> = join_all(creates)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.expect(201).body["article"]["slug"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    slugs.push(first);
+    slugs.sort();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 7);
+    assert!(slugs.iter().all(|s| s.starts_with("same-title")));
+    let r = app.get("/api/articles?tag=x", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 6);
+}
+
+#[actix_rt::test]
+async fn titles_without_sluggable_characters_still_work() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let slug = app.create_article_slug(&token, "!!!", &[]).await;
+    assert!(!slug.is_empty());
+    let r = app
+        .get(&format!("/api/articles/{slug}"), None)
+        .await
+        .expect(200);
+    assert_eq!(r.body["article"]["title"], "!!!");
+}
+
+#[actix_rt::test]
+async fn unknown_article_is_404() {
+    let app = spawn_app().await;
+    let r = app.get("/api/articles/nope", None).await.expect(404);
+    assert!(r.body["errors"].is_object());
+}
+
+#[actix_rt::test]
+async fn list_is_newest_first_omits_body_and_counts_all_matches() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    for i in 0..5 {
+        app.create_article(&token, &format!("Article {i}"), &[])
+            .await;
+    }
+    let r = app.get("/api/articles?limit=2", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 5, "the total, not the page size");
+    assert_eq!(slugs(&r.body), vec!["article-4", "article-3"]);
+    assert!(
+        r.body["articles"][0].get("body").is_none(),
+        "lists omit body"
+    );
+    let r = app
+        .get("/api/articles?limit=2&offset=2", None)
+        .await
+        .expect(200);
+    assert_eq!(slugs(&r.body), vec!["article-2", "article-1"]);
+    let r = app.get("/api/articles?offset=4", None).await.expect(200);
+    assert_eq!(slugs(&r.body), vec!["article-0"]);
+    let r = app.get("/api/articles?offset=10", None).await.expect(200);
+    assert_eq!(r.body["articles"], json!([]));
+    assert_eq!(r.body["articlesCount"], 5);
+}
+
+#[actix_rt::test]
+async fn pagination_parameters_are_bounded() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    app.create_article(&token, "One", &[]).await;
+    app.get("/api/articles?limit=0", None).await.expect(422);
+    let r = app.get("/api/articles?offset=-1", None).await.expect(422);
+    assert!(!r.errors_for("offset").is_empty());
+    app.get("/api/articles?limit=abc", None).await.expect(422);
+    app.get("/api/articles?limit=99999999999999999999", None)
+        .await
+        .expect(422);
+    // Above the cap (100) is served at the cap, not refused.
+    let r = app.get("/api/articles?limit=1000", None).await.expect(200);
+    assert_eq!(r.body["articles"].as_array().unwrap().len(), 1);
+    app.get("/api/articles/feed?limit=0", Some(&token))
+        .await
+        .expect(422);
+}
+
+#[actix_rt::test]
+async fn list_filters_by_tag_author_and_favorited() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let a1 = app.create_article_slug(&jake, "Jake rust", &["rust"]).await;
+    let a2 = app.create_article_slug(&jake, "Jake go", &["go"]).await;
+    let a3 = app
+        .create_article_slug(&anna, "Anna rust", &["rust", "db"])
+        .await;
+    app.favorite(&anna, &a1).await;
+    app.favorite(&anna, &a2).await;
+
+    let r = app.get("/api/articles?tag=rust", None).await.expect(200);
+    assert_eq!(slugs(&r.body), vec![a3.clone(), a1.clone()]);
+    assert_eq!(r.body["articlesCount"], 2);
+    let r = app.get("/api/articles?author=jake", None).await.expect(200);
+    assert_eq!(slugs(&r.body), vec![a2.clone(), a1.clone()]);
+    assert_eq!(r.body["articlesCount"], 2);
+    let r = app.get("/api/articles?author=JAKE", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 2);
+    let r = app
+        .get("/api/articles?favorited=anna", None)
+        .await
+        .expect(200);
+    assert_eq!(slugs(&r.body), vec![a2.clone(), a1.clone()]);
+    assert_eq!(r.body["articlesCount"], 2);
+    let r = app
+        .get("/api/articles?favorited=anna&tag=rust", None)
+        .await
+        .expect(200);
+    assert_eq!(slugs(&r.body), vec![a1.clone()]);
+    assert_eq!(r.body["articlesCount"], 1, "combined filters count exactly");
+    let r = app
+        .get("/api/articles?author=anna&tag=go", None)
+        .await
+        .expect(200);
+    assert_eq!(r.body["articlesCount"], 0);
+    for q in ["tag=nope", "author=nobody", "favorited=nobody"] {
+        let r = app
+            .get(&format!("/api/articles?{q}"), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body, json!({"articles": [], "articlesCount": 0}), "{q}");
+    }
+    // Signed-in lists carry the viewer's flags.
+    let r = app
+        .get("/api/articles?author=jake", Some(&anna))
+        .await
+        .expect(200);
+    assert_eq!(r.body["articles"][0]["favorited"], true);
+    assert_eq!(r.body["articles"][0]["favoritesCount"], 1);
+}
+
+#[actix_rt::test]
+async fn feed_lists_only_followed_authors_and_needs_auth() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let j1 = app.create_article_slug(&jake, "J1", &[]).await;
+    app.create_article_slug(&anna, "A1", &[]).await;
+    let j2 = app.create_article_slug(&jake, "J2", &[]).await;
+    let r = app
+        .get("/api/articles/feed", Some(&reader))
+        .await
+        .expect(200);
+    assert_eq!(r.body, json!({"articles": [], "articlesCount": 0}));
+    app.follow(&reader, "jake").await;
+    let r = app
+        .get("/api/articles/feed", Some(&reader))
+        .await
+        .expect(200);
+    assert_eq!(slugs(&r.body), vec![j2.clone(), j1.clone()]);
+    assert_eq!(r.body["articlesCount"], 2);
+    assert_eq!(r.body["articles"][0]["author"]["following"], true);
+    assert!(r.body["articles"][0].get("body").is_none());
+    let r = app
+        .get("/api/articles/feed?limit=1&offset=1", Some(&reader))
+        .await
+        .expect(200);
+    assert_eq!(slugs(&r.body), vec![j1]);
+    app.get("/api/articles/feed", None).await.expect(401);
+}
+
+#[actix_rt::test]
+async fn only_the_author_may_update_and_a_new_title_moves_the_slug() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let slug = app.create_article_slug(&jake, "Old title", &["t"]).await;
+    let change = json!({"article": {"title": "New title"}});
+    app.put(
+        &format!("/api/articles/{slug}"),
+        Some(&anna),
+        change.clone(),
+    )
+    .await
+    .expect(403);
+    app.put(&format!("/api/articles/{slug}"), None, change.clone())
+        .await
+        .expect(401);
+    app.put("/api/articles/nope", Some(&jake), change.clone())
+        .await
+        .expect(404);
+    let r = app
+        .put(
+            &format!("/api/articles/{slug}"),
+            Some(&jake),
+            json!({"article": {"title": "New title", "body": "new body"}}),
+        )
+        .await
+        .expect(200);
+    let a = &r.body["article"];
+    assert_eq!(a["slug"], "new-title");
+    assert_eq!(a["body"], "new body");
+    assert_eq!(a["description"], "about it", "untouched fields stay");
+    assert_eq!(a["tagList"], json!(["t"]));
+    assert!(a["updatedAt"].as_str().unwrap() >= a["createdAt"].as_str().unwrap());
+    app.get("/api/articles/new-title", None).await.expect(200);
+    app.get(&format!("/api/articles/{slug}"), None)
+        .await
+        .expect(404);
+    let r = app
+        .put(
+            "/api/articles/new-title",
+            Some(&jake),
+            json!({"article": {"description": "only this"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["article"]["slug"], "new-title");
+    app.put(
+        "/api/articles/new-title",
+        Some(&jake),
+        json!({"article": {}}),
+    )
+    .await
+    .expect(422);
+}
+
+#[actix_rt::test]
+async fn delete_is_owner_only_and_cascades() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let slug = app.create_article_slug(&jake, "Doomed", &["gone"]).await;
+    app.favorite(&anna, &slug).await;
+    app.post(
+        &format!("/api/articles/{slug}/comments"),
+        Some(&anna),
+        json!({"comment": {"body": "hi"}}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/api/articles/{slug}"), Some(&anna))
+        .await
+        .expect(403);
+    app.delete(&format!("/api/articles/{slug}"), None)
+        .await
+        .expect(401);
+    let r = app
+        .delete(&format!("/api/articles/{slug}"), Some(&jake))
+        .await
+        .expect(204);
+    assert!(r.raw.is_empty());
+    app.get(&format!("/api/articles/{slug}"), None)
+        .await
+        .expect(404);
+    app.get(&format!("/api/articles/{slug}/comments"), None)
+        .await
+        .expect(404);
+    app.delete(&format!("/api/articles/{slug}"), Some(&jake))
+        .await
+        .expect(404);
+    // Every total that counted it moved.
+    for q in ["", "?tag=gone", "?author=jake", "?favorited=anna"] {
+        let r = app
+            .get(&format!("/api/articles{q}"), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body["articlesCount"], 0, "{q}");
+    }
+}
+
+#[actix_rt::test]
+async fn favorites_count_each_user_once() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let bob = app.register("bob").await;
+    let slug = app.create_article_slug(&jake, "Liked", &[]).await;
+    let a = app.favorite(&anna, &slug).await;
+    assert_eq!(
+        (a["favorited"].clone(), a["favoritesCount"].clone()),
+        (json!(true), json!(1))
+    );
+    let a = app.favorite(&anna, &slug).await;
+    assert_eq!(a["favoritesCount"], 1, "favoriting twice counts once");
+    let a = app.favorite(&bob, &slug).await;
+    assert_eq!(a["favoritesCount"], 2);
+    let r = app
+        .get(&format!("/api/articles/{slug}"), Some(&jake))
+        .await
+        .expect(200);
+    assert_eq!(r.body["article"]["favorited"], false);
+    assert_eq!(r.body["article"]["favoritesCount"], 2);
+    let r = app
+        .delete(&format!("/api/articles/{slug}/favorite"), Some(&anna))
+        .await
+        .expect(200);
+    assert_eq!(r.body["article"]["favorited"], false);
+    assert_eq!(r.body["article"]["favoritesCount"], 1);
+    let r = app
+        .delete(&format!("/api/articles/{slug}/favorite"), Some(&anna))
+        .await
+        .expect(200);
+    assert_eq!(
+        r.body["article"]["favoritesCount"], 1,
+        "unfavoriting twice counts once"
+    );
+    app.post("/api/articles/nope/favorite", Some(&anna), json!({}))
+        .await
+        .expect(404);
+    app.post(&format!("/api/articles/{slug}/favorite"), None, json!({}))
+        .await
+        .expect(401);
+}
+
+#[actix_rt::test]
+async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let writer = app.register("writer").await;
+    app.follow(&reader, "writer").await;
+    for i in 0..12 {
+        let slug = app
+            .create_article_slug(&writer, &format!("Post {i}"), &["a", "b"])
+            .await;
+        if i % 2 == 0 {
+            app.favorite(&reader, &slug).await;
+        }
+    }
+    let mut costs = Vec::new();
+    for path in [
+        "/api/articles?limit=1",
+        "/api/articles?limit=12",
+        "/api/articles?tag=a&limit=1",
+        "/api/articles?tag=a&limit=12",
+        "/api/articles/feed?limit=1",
+        "/api/articles/feed?limit=12",
+    ] {
+        let before = app.pool.metrics().statements();
+        app.get(path, Some(&reader)).await.expect(200);
+        costs.push((path, app.pool.metrics().statements() - before));
+    }
+    for pair in costs.chunks(2) {
+        assert_eq!(pair[0].1, pair[1].1, "{pair:?}");
+        assert!(pair[0].1 <= 4, "{pair:?}");
+    }
+}
