@@ -7,9 +7,6 @@ use conduit::config::{Config, LogFormat};
 use conduit::startup::{self, Application};
 use conduit::telemetry::logging;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const USAGE: &str = "usage: conduit [serve|migrate]\n  serve    run the API server (default)\n  migrate  apply pending database migrations and exit";
 
 #[actix_web::main]

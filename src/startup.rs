@@ -117,7 +117,12 @@ impl Application {
         let origins = config.cors_allowed_origins.clone();
         let lifecycle_data = lifecycle.clone();
 
-        let blocking_threads = config.pool_max_size as usize + config.max_concurrent_hashes + 2;
+        // Each worker has its own blocking pool. Threads beyond a worker's
+        // share of the connections and hashes would only wait, and every
+        // thread costs memory (stack, allocator caches).
+        let share = |n: usize| n.div_ceil(config.workers);
+        let blocking_threads =
+            share(config.pool_max_size as usize) + share(config.max_concurrent_hashes) + 1;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(pool_data.clone())

@@ -208,23 +208,94 @@ pub fn feed(
     Ok((items, total))
 }
 
+/// One row of a page: the article, its author, and the viewer's flags.
+type PageRow = (ArticleSummaryRow, AuthorRow, bool, bool);
+
+/// Selects, orders and paginates `$query` (articles joined to users) and loads it.
+macro_rules! load_page_of {
+    ($query:expr, $conn:expr, $page:expr, $viewer:expr) => {
+        $query
+            .select((
+                ArticleSummaryRow::as_select(),
+                AuthorRow::as_select(),
+                favorited_by($viewer),
+                author_followed_by($viewer),
+            ))
+            .order((articles::created_at.desc(), articles::id.desc()))
+            .limit($page.limit)
+            .offset($page.offset)
+            .load::<PageRow>($conn)
+    };
+}
+
+/// The page query. The common shapes (no filter, one filter, feed) are
+/// static queries, which Diesel prepares once per connection and PostgreSQL
+/// then runs from a cached plan; planning costs more than executing these.
+/// Rarer combinations of filters use a boxed (unprepared) query.
+fn page_rows(
+    conn: &mut DbConnection,
+    filters: &[Resolved],
+    page: Page,
+    viewer: i64,
+) -> QueryResult<Vec<PageRow>> {
+    let joined = articles::table.inner_join(users::table);
+    match filters {
+        [] => load_page_of!(joined, conn, page, viewer),
+        [Resolved::Author(id)] => {
+            load_page_of!(
+                joined.filter(articles::author_id.eq(*id)),
+                conn,
+                page,
+                viewer
+            )
+        }
+        [Resolved::Tag(tag_id)] => load_page_of!(
+            joined.filter(
+                articles::id.eq_any(
+                    article_tags::table
+                        .filter(article_tags::tag_id.eq(*tag_id))
+                        .select(article_tags::article_id),
+                ),
+            ),
+            conn,
+            page,
+            viewer
+        ),
+        [Resolved::Favorited(id)] => load_page_of!(
+            joined.filter(
+                articles::id.eq_any(
+                    favorites::table
+                        .filter(favorites::user_id.eq(*id))
+                        .select(favorites::article_id),
+                ),
+            ),
+            conn,
+            page,
+            viewer
+        ),
+        [Resolved::Feed(follower)] => load_page_of!(
+            joined.filter(
+                articles::author_id.eq_any(
+                    follows::table
+                        .filter(follows::follower_id.eq(*follower))
+                        .select(follows::followee_id),
+                ),
+            ),
+            conn,
+            page,
+            viewer
+        ),
+        _ => load_page_of!(filtered(filters), conn, page, viewer),
+    }
+}
+
 fn load_page(
     conn: &mut DbConnection,
     filters: &[Resolved],
     page: Page,
     viewer: i64,
 ) -> QueryResult<Vec<ArticleView>> {
-    let rows: Vec<(ArticleSummaryRow, AuthorRow, bool, bool)> = filtered(filters)
-        .select((
-            ArticleSummaryRow::as_select(),
-            AuthorRow::as_select(),
-            favorited_by(viewer),
-            author_followed_by(viewer),
-        ))
-        .order((articles::created_at.desc(), articles::id.desc()))
-        .limit(page.limit)
-        .offset(page.offset)
-        .load(conn)?;
+    let rows = page_rows(conn, filters, page, viewer)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
     let mut tags = tags_of(conn, &ids)?;
     Ok(rows
