@@ -21,6 +21,7 @@ use crate::http::cache::{http_cache, CacheSettings};
 use crate::http::compress::{compress, CompressionSettings};
 use crate::http::extractors;
 use crate::http::rate_limit::AuthRateLimiter;
+use crate::http::response_cache::ResponseCache;
 use crate::routes;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::request::request_context;
@@ -109,6 +110,9 @@ impl Application {
         let cache = web::Data::new(CacheSettings {
             public_max_age_secs: config.cache_max_age_secs,
         });
+        let response_cache = web::Data::new(ResponseCache::new(Duration::from_secs(u64::from(
+            config.cache_max_age_secs,
+        ))));
         let compression = web::Data::new(CompressionSettings {
             min_bytes: config.compression_min_bytes,
         });
@@ -132,6 +136,7 @@ impl Application {
                 .app_data(health.clone())
                 .app_data(cache.clone())
                 .app_data(compression.clone())
+                .app_data(response_cache.clone())
                 .app_data(lifecycle_data.clone())
                 .app_data(extractors::json_config(body_limit))
                 .app_data(extractors::query_config())

@@ -7,16 +7,25 @@ pub mod model;
 pub mod repo;
 pub mod slug;
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
+
+use crate::http::response_cache::serve_cached;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/articles")
-            .service(web::resource("").get(handlers::list).post(handlers::create))
+            .service(
+                web::resource("")
+                    .wrap(from_fn(serve_cached))
+                    .get(handlers::list)
+                    .post(handlers::create),
+            )
             // Before `/{slug}`, which would otherwise match "feed".
             .service(web::resource("/feed").get(handlers::feed))
             .service(
                 web::resource("/{slug}")
+                    .wrap(from_fn(serve_cached))
                     .get(handlers::get)
                     .put(handlers::update)
                     .delete(handlers::delete),

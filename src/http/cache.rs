@@ -13,6 +13,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpResponse};
 
+use super::response_cache::{is_write, ResponseCache};
+
 #[derive(Clone, Copy, Debug)]
 pub struct CacheSettings {
     pub public_max_age_secs: u32,
@@ -40,7 +42,13 @@ pub async fn http_cache(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let cacheable = req.method() == Method::GET && req.path().starts_with("/api/");
     if !cacheable {
-        return next.call(req).await;
+        let res = next.call(req).await?;
+        if is_write(res.request().method(), res.request().path(), res.status()) {
+            if let Some(cache) = res.request().app_data::<web::Data<ResponseCache>>() {
+                cache.invalidate();
+            }
+        }
+        return Ok(res);
     }
     let authenticated = req.headers().contains_key(header::AUTHORIZATION);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();

@@ -5,3 +5,4 @@ pub mod cache;
 pub mod compress;
 pub mod extractors;
 pub mod rate_limit;
+pub mod response_cache;

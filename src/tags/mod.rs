@@ -2,11 +2,13 @@
 
 pub mod repo;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use crate::db::Pool;
 use crate::error::AppResult;
+use crate::http::response_cache::serve_cached;
 
 #[derive(Serialize)]
 struct TagsResponse {
@@ -19,5 +21,5 @@ async fn list(pool: web::Data<Pool>) -> AppResult<HttpResponse> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tags", web::get().to(list));
+    cfg.service(web::resource("/tags").wrap(from_fn(serve_cached)).get(list));
 }

@@ -326,3 +326,35 @@ async fn login_and_registration_are_rate_limited_per_client() {
     // Other endpoints are not limited.
     app.get("/api/tags", None).await.expect(200);
 }
+
+#[actix_rt::test]
+async fn anonymous_reads_are_cached_until_the_next_write() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let slug = app.create_article_slug(&token, "Cached once", &[]).await;
+    let first = app.get("/api/articles", None).await.expect(200);
+    let before = app.pool.metrics().statements();
+    let second = app.get("/api/articles", None).await.expect(200);
+    assert_eq!(
+        app.pool.metrics().statements(),
+        before,
+        "served without the database"
+    );
+    assert_eq!(first.raw, second.raw);
+    // Signed-in requests always reach the database.
+    app.get("/api/articles", Some(&token)).await.expect(200);
+    assert!(app.pool.metrics().statements() > before);
+    // A write empties the cache: the next anonymous read sees it at once.
+    app.favorite(&token, &slug).await;
+    let after = app.get("/api/articles", None).await.expect(200);
+    assert_eq!(after.body["articles"][0]["favoritesCount"], 1);
+}
+
+#[actix_rt::test]
+async fn a_zero_max_age_turns_the_response_cache_off() {
+    let app = spawn_app_with(&[("CACHE_MAX_AGE_SECONDS", "0")]).await;
+    app.get("/api/tags", None).await.expect(200);
+    let before = app.pool.metrics().statements();
+    app.get("/api/tags", None).await.expect(200);
+    assert!(app.pool.metrics().statements() > before);
+}
