@@ -18,6 +18,17 @@ pub struct ArticleSummaryRow {
     pub favorites_count: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Sorted tag names as a JSON array (see the `article_tag_list` migration).
+    pub tag_list: String,
+}
+
+impl ArticleSummaryRow {
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_str(&self.tag_list).unwrap_or_else(|e| {
+            log::error!("article {} has a malformed tag_list: {e}", self.id);
+            Vec::new()
+        })
+    }
 }
 
 /// A single article: the summary plus its body.
@@ -39,6 +50,7 @@ pub struct NewArticleRow<'a> {
     pub author_id: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub tag_list: &'a str,
 }
 
 #[derive(AsChangeset, Default)]

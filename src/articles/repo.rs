@@ -1,9 +1,8 @@
 //! Queries on articles, their tags and favorites. A page of articles is a
 //! constant number of statements whatever its size: filters resolved first
-//! (which also yields the total from a maintained counter), one page query
-//! joined to authors with the viewer's favorite/follow flags, one tag query.
-
-use std::collections::HashMap;
+//! (which also yields the total from a maintained counter), then one page
+//! query joined to authors with the viewer's favorite/follow flags (tag names
+//! are stored on the article row).
 
 use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
@@ -296,12 +295,10 @@ fn load_page(
     viewer: i64,
 ) -> QueryResult<Vec<ArticleView>> {
     let rows = page_rows(conn, filters, page, viewer)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
-    let mut tags = tags_of(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|(summary, author, favorited, following)| ArticleView {
-            tags: tags.remove(&summary.id).unwrap_or_default(),
+            tags: summary.tags(),
             summary,
             body: None,
             author,
@@ -309,24 +306,6 @@ fn load_page(
             following,
         })
         .collect())
-}
-
-/// Tag names per article, alphabetical.
-fn tags_of(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<HashMap<i64, Vec<String>>> {
-    let mut map: HashMap<i64, Vec<String>> = HashMap::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(map);
-    }
-    let rows: Vec<(i64, String)> = article_tags::table
-        .inner_join(tags::table)
-        .filter(article_tags::article_id.eq_any(ids))
-        .select((article_tags::article_id, tags::name))
-        .order(tags::name.asc())
-        .load(conn)?;
-    for (id, name) in rows {
-        map.entry(id).or_default().push(name);
-    }
-    Ok(map)
 }
 
 /// One article with body, as `viewer` sees it.
@@ -349,9 +328,7 @@ pub fn find_view(
     let Some((article, author, favorited, following)) = row else {
         return Ok(None);
     };
-    let tags = tags_of(conn, &[article.summary.id])?
-        .remove(&article.summary.id)
-        .unwrap_or_default();
+    let tags = article.summary.tags();
     Ok(Some(ArticleView {
         summary: article.summary,
         body: Some(article.body),
@@ -396,6 +373,8 @@ pub fn insert(
 ) -> QueryResult<ArticleView> {
     let now = timestamp::now();
     let base = slug::base(&new.title);
+    let tag_list = serde_json::to_string(&new.tags)
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
     let mut inserted = None;
     for attempt in 0..SLUG_ATTEMPTS {
         let candidate = slug::candidate(&base, attempt);
@@ -407,6 +386,7 @@ pub fn insert(
             author_id,
             created_at: now,
             updated_at: now,
+            tag_list: &tag_list,
         };
         // ON CONFLICT DO NOTHING: a taken slug returns no row instead of
         // aborting the (PostgreSQL) transaction.
@@ -444,6 +424,7 @@ pub fn insert(
             favorites_count: 0,
             created_at: now,
             updated_at: now,
+            tag_list,
         },
         body: Some(new.body.clone()),
         tags: new.tags.clone(),

@@ -18,6 +18,7 @@ diesel::table! {
         favorites_count -> Int8,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        tag_list -> Text,
     }
 }
 
