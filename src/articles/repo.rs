@@ -12,11 +12,13 @@ use super::model::{ArticleChanges, ArticleRow, ArticleSummaryRow, ArticleView, N
 use super::slug;
 use crate::db::functions::lower;
 use crate::db::schema::{article_tags, articles, counters, favorites, follows, tags, users};
-use crate::db::{on_backend, Db, DbConnection};
+use crate::db::{dialect, on_backend, Db, DbConnection};
 use crate::profiles::repo::AuthorRow;
 use crate::timestamp;
 
-const ARTICLES_COUNTER: &str = "articles";
+/// The site-wide article count is spread over this many `counters` rows
+/// (`articles/0` ..), so concurrent writers rarely meet on one row lock.
+const ARTICLE_COUNTER_SHARDS: u32 = 16;
 const SLUG_ATTEMPTS: usize = 8;
 
 /// What a list may be narrowed by (all optional, combined with AND).
@@ -153,10 +155,11 @@ fn resolve(
 }
 
 fn site_total(conn: &mut DbConnection) -> QueryResult<i64> {
-    counters::table
-        .find(ARTICLES_COUNTER)
+    let shards: Vec<i64> = counters::table
+        .filter(counters::name.like("articles/%"))
         .select(counters::value)
-        .first(conn)
+        .load(conn)?;
+    Ok(shards.iter().sum())
 }
 
 /// Global list (optionally filtered), newest first. Returns the page and the
@@ -364,8 +367,8 @@ pub struct NewArticle {
 }
 
 /// Inserts an article with a unique slug, its tags and the counters, in the
-/// caller's write transaction. Lock order (articles, tags by id, users,
-/// counters) is the same in every write path, so they cannot deadlock.
+/// caller's write transaction. Every write path takes row locks in one order
+/// (article, users by id, tags by id, a counter shard), so none deadlock.
 pub fn insert(
     conn: &mut DbConnection,
     author_id: i64,
@@ -408,11 +411,14 @@ pub fn insert(
             Box::new(format!("no free slug for base {base:?}")),
         ));
     };
-    attach_tags(conn, id, &new.tags)?;
+    let tag_ids = link_tags(conn, id, &new.tags)?;
+    // Row locks from here on, in the order every write path takes them:
+    // users, then tags (by id), then one counter shard.
     let author: AuthorRow = diesel::update(users::table.find(author_id))
         .set(users::articles_authored.eq(users::articles_authored + 1))
         .returning((users::id, users::username, users::bio, users::image))
         .get_result(conn)?;
+    adjust_tag_counts(conn, &tag_ids, 1)?;
     bump_site_total(conn, 1)?;
     Ok(ArticleView {
         summary: ArticleSummaryRow {
@@ -434,10 +440,13 @@ pub fn insert(
     })
 }
 
-fn attach_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> QueryResult<()> {
+/// Creates missing tags and links them to the article; returns the tag ids
+/// in ascending order. Takes no locks on existing tag rows.
+fn link_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> QueryResult<Vec<i64>> {
     if names.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    // `names` is sorted, so concurrent creators insert new tags in one order.
     let new_tags: Vec<_> = names.iter().map(|n| tags::name.eq(n)).collect();
     on_backend!(conn, |c| diesel::insert_into(tags::table)
         .values(&new_tags)
@@ -449,9 +458,6 @@ fn attach_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> Qu
         .select(tags::id)
         .order(tags::id.asc())
         .load(conn)?;
-    diesel::update(tags::table.filter(tags::id.eq_any(&ids)))
-        .set(tags::articles_count.eq(tags::articles_count + 1))
-        .execute(conn)?;
     let links: Vec<_> = ids
         .iter()
         .map(|t| {
@@ -464,11 +470,26 @@ fn attach_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> Qu
     on_backend!(conn, |c| diesel::insert_into(article_tags::table)
         .values(&links)
         .execute(c))?;
+    Ok(ids)
+}
+
+/// Moves `tags.articles_count` of `ids`, locking the rows in id order first:
+/// a single `UPDATE .. WHERE id = ANY(..)` locks in scan order, which let two
+/// creators sharing tags deadlock.
+fn adjust_tag_counts(conn: &mut DbConnection, ids: &[i64], delta: i64) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    dialect::lock_tags_in_order(conn, ids)?;
+    diesel::update(tags::table.filter(tags::id.eq_any(ids)))
+        .set(tags::articles_count.eq(tags::articles_count + delta))
+        .execute(conn)?;
     Ok(())
 }
 
 fn bump_site_total(conn: &mut DbConnection, delta: i64) -> QueryResult<()> {
-    diesel::update(counters::table.find(ARTICLES_COUNTER))
+    let shard = format!("articles/{}", fastrand::u32(..ARTICLE_COUNTER_SHARDS));
+    diesel::update(counters::table.find(shard))
         .set(counters::value.eq(counters::value + delta))
         .execute(conn)?;
     Ok(())
@@ -518,13 +539,13 @@ pub fn delete(conn: &mut DbConnection, id: i64, author_id: i64) -> QueryResult<(
         .select(article_tags::tag_id)
         .load(conn)?;
     // The article row first (it cascades to favorites, tags and comments),
-    // then tags, then users, then the site counter: the common lock order.
+    // then users (by id), tags (by id) and a counter shard: the common order.
     diesel::delete(articles::table.find(id)).execute(conn)?;
-    if !tag_ids.is_empty() {
-        diesel::update(tags::table.filter(tags::id.eq_any(&tag_ids)))
-            .set(tags::articles_count.eq(tags::articles_count - 1))
-            .execute(conn)?;
-    }
+    let mut user_ids = favoriters.clone();
+    user_ids.push(author_id);
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    dialect::lock_users_in_order(conn, &user_ids)?;
     if !favoriters.is_empty() {
         diesel::update(users::table.filter(users::id.eq_any(&favoriters)))
             .set(users::articles_favorited.eq(users::articles_favorited - 1))
@@ -533,6 +554,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, author_id: i64) -> QueryResult<(
     diesel::update(users::table.find(author_id))
         .set(users::articles_authored.eq(users::articles_authored - 1))
         .execute(conn)?;
+    adjust_tag_counts(conn, &tag_ids, -1)?;
     bump_site_total(conn, -1)
 }
 

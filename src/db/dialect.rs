@@ -29,6 +29,40 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Locks rows of `tags` in id order (PostgreSQL `SELECT .. ORDER BY id FOR NO
+/// KEY UPDATE`), so writers that touch overlapping sets cannot deadlock. `NO
+/// KEY`: the lock an `UPDATE` of a counter takes anyway, and one that does not
+/// conflict with the key-share locks foreign-key checks of concurrent inserts
+/// hold on the same rows. SQLite needs nothing: its writers run one at a time.
+pub fn lock_tags_in_order(conn: &mut DbConnection, ids: &[i64]) -> diesel::QueryResult<()> {
+    use crate::db::schema::tags;
+    use diesel::prelude::*;
+    if let DbConnection::Pg(c) = conn {
+        tags::table
+            .filter(tags::id.eq_any(ids))
+            .order(tags::id)
+            .select(tags::id)
+            .for_no_key_update()
+            .load::<i64>(c)?;
+    }
+    Ok(())
+}
+
+/// As `lock_tags_in_order`, for rows of `users`.
+pub fn lock_users_in_order(conn: &mut DbConnection, ids: &[i64]) -> diesel::QueryResult<()> {
+    use crate::db::schema::users;
+    use diesel::prelude::*;
+    if let DbConnection::Pg(c) = conn {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .order(users::id)
+            .select(users::id)
+            .for_no_key_update()
+            .load::<i64>(c)?;
+    }
+    Ok(())
+}
+
 /// Per-connection settings applied once when the pool opens a connection.
 pub(super) fn prepare_session(
     conn: &mut DbConnection,
@@ -42,9 +76,14 @@ pub(super) fn prepare_session(
         )),
         // WAL lets readers run beside the single writer; foreign keys are off
         // per connection unless enabled; the busy timeout queues writers.
+        // The busy timeout goes first: switching to WAL takes a lock that
+        // the pool's other connections, opening at the same moment, wait on.
+        // A 1 MiB page cache per connection (default 2 MiB) bounds memory; the
+        // OS page cache holds the rest of the file anyway.
         DbConnection::Sqlite(c) => c.batch_execute(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -1024;",
             statement_timeout.as_millis().max(1000)
         )),
     }

@@ -1,7 +1,7 @@
 //! Database access: the two-backend connection type, the pool, migrations and
 //! the `run` / `write_tx` helpers every handler goes through.
 
-mod dialect;
+pub mod dialect;
 pub mod functions;
 mod metrics;
 pub mod schema;

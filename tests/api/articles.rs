@@ -470,3 +470,49 @@ async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
         assert!(pair[0].1 <= 4, "{pair:?}");
     }
 }
+
+#[actix_rt::test]
+async fn concurrent_creates_and_deletes_sharing_tags_all_succeed() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let orders = [
+        ["a", "b", "c"],
+        ["c", "b", "a"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+    ];
+    let creates = (0..8).map(|i| {
+        app.post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": format!("Shared {i}"), "description": "d", "body": "b", "tagList": orders[i % 4]}}),
+        )
+    });
+    let slugs: Vec<String> = join_all(creates)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.expect(201).body["article"]["slug"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let r = app.get("/api/articles?tag=b", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 8);
+    let paths: Vec<String> = slugs[..4]
+        .iter()
+        .map(|s| format!("/api/articles/{s}"))
+        .collect();
+    let deletes = paths.iter().map(|p| app.delete(p, Some(&token)));
+    for r in join_all(deletes).await {
+        r.expect(204);
+    }
+    for q in ["", "?tag=a", "?author=jake"] {
+        let r = app
+            .get(&format!("/api/articles{q}"), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body["articlesCount"], 4, "{q}");
+    }
+}

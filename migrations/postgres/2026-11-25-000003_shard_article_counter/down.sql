@@ -1,0 +1,3 @@
+INSERT INTO counters (name, value)
+SELECT 'articles', COALESCE(SUM(value), 0) FROM counters WHERE name LIKE 'articles/%';
+DELETE FROM counters WHERE name LIKE 'articles/%';
