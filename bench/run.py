@@ -51,6 +51,10 @@ from conduit_bench.scenarios import (  # noqa: E402
 from conduit_bench.server import Server, ServerConfig, http_status  # noqa: E402
 
 
+class ServerDied(Exception):
+    """The server process ended in the middle of the run."""
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
@@ -61,7 +65,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--port", type=int, default=18080)
-    p.add_argument("--pool-size", type=int, default=16, help="DATABASE_POOL_MAX_SIZE")
+    p.add_argument("--pool-size", type=int, default=None,
+                   help="DATABASE_POOL_MAX_SIZE (default: the server's own, 4 x cores)")
     p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     p.add_argument("--no-build", action="store_true", help="use the existing release binary")
     p.add_argument("--no-open-loop", action="store_true")
@@ -99,6 +104,9 @@ def smoke_test(server: Server, scenarios: list[Scenario], data_dir: Path) -> Non
     """One short wrk run per scenario: fail early when a request is rejected."""
     for sc in scenarios:
         r = run_wrk(server.base_url, sc, 1, 2, 1, data_dir, seed.PASSWORD)
+        if not server.alive():
+            raise RuntimeError(f"server exited with code {server.exit_code()} during the "
+                               f"smoke test of {sc.name}; see {server.config.log_path}")
         if r.non_2xx or r.socket_errors or r.requests == 0:
             raise RuntimeError(f"smoke test of {sc.name}: {r}")
 
@@ -125,8 +133,10 @@ def main() -> int:
     scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
     size = seed.SIZES[args.size]
 
-    log("tools: " + "; ".join([tools.ensure_wrk(), tools.ensure_oha(),
-                               tools.ensure_pgbench(PGBENCH)]))
+    versions = [tools.ensure_wrk(), tools.ensure_pgbench(PGBENCH)]
+    if not args.no_open_loop:
+        versions.append(tools.ensure_oha())
+    log("tools: " + "; ".join(versions))
     binary = REPO / "target" / "release" / "conduit"
     if not args.no_build:
         binary = tools.build_server(REPO)
@@ -169,11 +179,15 @@ def main() -> int:
                 f"non-2xx {res.load.non_2xx} errors {res.load.socket_errors} "
                 f"SQL/req {res.sql_per_request} rss {res.peak_rss_mib} MiB")
             if not res.server_alive:
-                notes.append(f"server died during {sc.name}")
+                notes.append(f"server exited with code {server.exit_code()} during {sc.name}; "
+                             "later scenarios, ceilings and open-loop runs skipped")
+                log(notes[-1])
                 break
         by_name = {r["name"]: r for r in results}
         if "health_live" in by_name:
             ceilings["framework_rps"] = by_name["health_live"]["load"]["rps"]
+        if not server.alive():
+            raise ServerDied
         if args.db == "postgres":
             log("database ceiling: pgbench")
             script = list_sql_script(database_url, WORK / "list.sql")
@@ -195,9 +209,12 @@ def main() -> int:
                                         args.connections, data_dir, lists["tokens"][0])
                     open_loop.append(dict(row, name=sc.name))
                     log(f"  p99 {row['p99_ms']:.2f} ms achieved {row['achieved_rps']:,.0f}")
-        vmhwm = server.memory_kib().get("VmHWM", 0) / 1024 if server.alive() else 0.0
+    except ServerDied:
+        pass
     finally:
+        vmhwm = server.memory_kib().get("VmHWM", 0) / 1024 if server.alive() else 0.0
         exit_code = server.stop()
+    vmhwm = max([vmhwm] + [r["hwm_mib"] for r in results])
     counters_after = seed.counter_mismatches(args.db, database_url)
     consistent = "yes" if not any(counters_after.values()) else f"NO: {counters_after}"
 
@@ -210,7 +227,7 @@ def main() -> int:
         "connections": args.connections, "threads": args.threads,
         "rows": rows, "seed_seconds": round(seed_s, 1),
         "server": {"binary": "target/release/conduit", "commit": git_commit(),
-                   "pool_max_size": args.pool_size, "workers": os.cpu_count(),
+                   "pool_max_size": args.pool_size or "default (4 x cores)", "workers": os.cpu_count(),
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,

@@ -18,7 +18,7 @@ use crate::db::{Pool, PoolSettings};
 use crate::error::AppError;
 use crate::health::{HealthSettings, Lifecycle};
 use crate::http::cache::{http_cache, CacheSettings};
-use crate::http::compress::{compress, CompressionSettings};
+use crate::http::compress::{compress, Compression};
 use crate::http::extractors;
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::http::response_cache::ResponseCache;
@@ -113,9 +113,7 @@ impl Application {
         let response_cache = web::Data::new(ResponseCache::new(Duration::from_secs(u64::from(
             config.cache_max_age_secs,
         ))));
-        let compression = web::Data::new(CompressionSettings {
-            min_bytes: config.compression_min_bytes,
-        });
+        let compression = web::Data::new(Compression::new(config.compression_min_bytes));
         let http_metrics = metrics.http.clone();
         let body_limit = config.body_limit_bytes;
         let origins = config.cors_allowed_origins.clone();

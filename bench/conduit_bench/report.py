@@ -64,7 +64,8 @@ def open_loop_table(rows: list[dict]) -> list[str]:
             f"| {row['name']} | {_fmt(row['rate'])} | {_fmt(row['achieved_rps'])} "
             f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} "
             f"| {_fmt(row['non_2xx'])} | {_fmt(row['errors'])} | {OPEN_LOOP_P99_TARGET_MS:g} "
-            f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)} |"
+            f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)}"
+            f"{'' if row['achieved_rps'] >= 0.95 * row['rate'] else ' (rate not reached)'} |"
         )
     return lines
 
@@ -124,8 +125,13 @@ def markdown(run: dict) -> str:
         "",
         f"- Exit code after SIGTERM: {run['server']['exit_code']}",
         f"- Counter columns consistent after the run: {run['counters_after']}",
-        f"- Log lines at WARN/ERROR or panics: {run['server']['log_problems']}",
+        "- Log lines at WARN/ERROR or panics: " + (
+            "; ".join(f"`{l}`" for l in run["server"]["log_problems"])
+            if isinstance(run["server"]["log_problems"], list) else "none"),
     ]
+    warm = [f"{r['name']} {r['warmup_non_2xx']}" for r in run["results"] if r.get("warmup_non_2xx")]
+    out.append("- Non-2xx or socket errors during warm-ups (not in the table): "
+               + (", ".join(warm) if warm else "none"))
     if run.get("notes"):
         out += ["", "## Notes", "", *[f"- {n}" for n in run["notes"]]]
     return "\n".join(out) + "\n"
@@ -142,10 +148,12 @@ def chart(run: dict, path: Path) -> None:
     targets = [r["target_rps"] for r in results]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 9))
     ax1.bar(names, rps, color="#4C72B0", label="measured")
+    first_target = True
     for i, t in enumerate(targets):
         if t:
             ax1.plot([i - 0.4, i + 0.4], [t, t], color="#C44E52", lw=2,
-                     label="target" if i == 1 else None)
+                     label="target" if first_target else None)
+            first_target = False
     ax1.set_yscale("log")
     ax1.set_ylabel("requests/s (log)")
     ax1.set_title(f"Conduit {run['db']} {run['size']}: throughput, {run['connections']} connections")

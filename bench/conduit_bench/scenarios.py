@@ -78,6 +78,7 @@ class ScenarioResult:
     cpu_s_per_1k: float
     sql_per_request: float
     server_alive: bool
+    warmup_non_2xx: int = 0
 
 
 # --- wrk -----------------------------------------------------------------------
@@ -109,14 +110,17 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: i
 def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: float,
             connections: int, threads: int, data_dir: Path, password: str) -> ScenarioResult:
     """Warm up, then one measured wrk run with CPU, RSS and SQL-statement deltas."""
+    warmup_non_2xx = 0
     if warmup_s > 0:
-        run_wrk(server.base_url, scenario, warmup_s, connections, threads, data_dir, password)
+        warm = run_wrk(server.base_url, scenario, warmup_s, connections, threads, data_dir,
+                       password)
+        warmup_non_2xx = warm.non_2xx + warm.socket_errors
     statements0, cpu0 = server.statements(), server.cpu_seconds()
     with RssSampler(server) as rss:
         load = run_wrk(server.base_url, scenario, duration_s, connections, threads,
                        data_dir, password)
     alive = server.alive()
-    statements1, cpu1 = (server.statements(), server.cpu_seconds()) if alive else (0, 0.0)
+    statements1, cpu1 = (server.statements(), server.cpu_seconds()) if alive else (statements0, cpu0)
     hwm = server.memory_kib().get("VmHWM", 0) if alive else 0
     n = max(load.requests, 1)
     return ScenarioResult(
@@ -126,7 +130,7 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         cpu_s_per_1k=round((cpu1 - cpu0) / n * 1000, 3),
         # /metrics reads execute no SQL, so the delta is the scenario's alone.
         sql_per_request=round((statements1 - statements0) / n, 2),
-        server_alive=alive,
+        server_alive=alive, warmup_non_2xx=warmup_non_2xx,
     )
 
 
@@ -135,8 +139,7 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
 def open_loop_command(base_url: str, scenario: Scenario, rate: float, duration_s: float,
                       connections: int, data_dir: Path, token: str) -> list[str]:
     cmd = ["oha", "--no-tui", "--output-format", "json", "-q", f"{rate:.0f}",
-           "-z", f"{duration_s:g}s", "-c", str(connections), "--latency-correction",
-           "--disable-keepalive=false" if False else "--http-version", "1.1"]
+           "-z", f"{duration_s:g}s", "-c", str(connections), "--latency-correction"]
     if scenario.lua in ("list_auth", "feed", "profile"):
         cmd += ["-H", f"Authorization: Token {token}"]
     rotation = OPEN_LOOP_ROTATION.get(scenario.name)
@@ -156,17 +159,19 @@ def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: fl
     cmd = open_loop_command(base_url, scenario, rate, duration_s, connections, data_dir, token)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=True)
     data = json.loads(out.stdout)
-    summary, pct = data["summary"], data["latencyPercentiles"]
+    summary = data["summary"]
+    pct = {k: v or 0.0 for k, v in data["latencyPercentiles"].items()}
     statuses = {int(k): v for k, v in data.get("statusCodeDistribution", {}).items()}
     errors = sum(data.get("errorDistribution", {}).values())
     return {
         "rate": round(rate),
-        "achieved_rps": round(summary["requestsPerSec"], 1),
+        "achieved_rps": round(summary["requestsPerSec"] or 0.0, 1),
         "p50_ms": round(pct["p50"] * 1000, 3),
         "p99_ms": round(pct["p99"] * 1000, 3),
         "p999_ms": round(pct["p99.9"] * 1000, 3),
         "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
-        "errors": errors,
+        "errors": errors,  # includes requests still in flight at the deadline
+        "error_kinds": data.get("errorDistribution", {}),
     }
 
 

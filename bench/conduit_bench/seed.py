@@ -215,7 +215,12 @@ def recompute_counters_sqlite(conn: sqlite3.Connection) -> None:
           articles_count = (SELECT count(*) FROM article_tags WHERE tag_id = tags.id);
         UPDATE articles SET
           favorites_count = (SELECT count(*) FROM favorites WHERE article_id = articles.id);
-        UPDATE counters SET value = (SELECT count(*) FROM articles) WHERE name = 'articles';
+        UPDATE counters SET value = 0 WHERE name LIKE 'articles/%';
+        UPDATE counters SET value = (SELECT count(*) FROM articles) WHERE name = 'articles/0';
+        UPDATE articles SET tag_list = (
+          SELECT json_group_array(name) FROM (
+            SELECT t.name FROM article_tags x JOIN tags t ON t.id = x.tag_id
+            WHERE x.article_id = articles.id ORDER BY t.name));
     """)
 
 
@@ -230,8 +235,10 @@ COUNTER_CHECKS = {
     " (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id)",
     "articles.favorites_count": "SELECT count(*) FROM articles a WHERE favorites_count <>"
     " (SELECT count(*) FROM favorites f WHERE f.article_id = a.id)",
-    "counters.articles": "SELECT count(*) FROM counters WHERE name = 'articles'"
-    " AND value <> (SELECT count(*) FROM articles)",
+    "counters.articles": "SELECT count(*) FROM (SELECT sum(value) AS total FROM counters"
+    " WHERE name LIKE 'articles/%') s WHERE s.total <> (SELECT count(*) FROM articles)",
+    "articles.tag_list": "SELECT count(*) FROM articles a WHERE tag_list = '[]'"
+    " AND EXISTS (SELECT 1 FROM article_tags x WHERE x.article_id = a.id)",
 }
 
 

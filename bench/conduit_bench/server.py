@@ -23,7 +23,7 @@ class ServerConfig:
     port: int
     jwt_secret: str
     log_path: Path
-    pool_max_size: int = 16
+    pool_max_size: int | None = None
     workers: int | None = None
 
     def env(self) -> dict[str, str]:
@@ -35,8 +35,9 @@ class ServerConfig:
             JWT_SECRET=self.jwt_secret,
             RATE_LIMIT="off",
             RUST_LOG="warn",
-            DATABASE_POOL_MAX_SIZE=str(self.pool_max_size),
         )
+        if self.pool_max_size:
+            env["DATABASE_POOL_MAX_SIZE"] = str(self.pool_max_size)
         if self.workers:
             env["WORKERS"] = str(self.workers)
         return env
@@ -93,6 +94,10 @@ class Server:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended (negative: killed by that signal)."""
+        return None if self.proc is None else self.proc.poll()
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

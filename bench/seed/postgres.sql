@@ -104,7 +104,14 @@ WHERE t.id = s.tag_id;
 UPDATE articles a SET favorites_count = s.n
 FROM (SELECT article_id, count(*) AS n FROM favorites GROUP BY article_id) s
 WHERE a.id = s.article_id;
-UPDATE counters SET value = (SELECT count(*) FROM articles) WHERE name = 'articles';
+-- The site total lives in 16 shards (articles/0 .. articles/15); put it all in one.
+UPDATE counters SET value = 0 WHERE name LIKE 'articles/%';
+UPDATE counters SET value = (SELECT count(*) FROM articles) WHERE name = 'articles/0';
+-- Each article's sorted tag names, stored on the row as a JSON array.
+UPDATE articles a SET tag_list = s.names
+FROM (SELECT at.article_id, json_agg(t.name ORDER BY t.name)::text AS names
+      FROM article_tags at JOIN tags t ON t.id = at.tag_id GROUP BY at.article_id) s
+WHERE a.id = s.article_id;
 COMMIT;
 
 VACUUM ANALYZE;
