@@ -54,7 +54,8 @@ impl Coding {
             Coding::Brotli => {
                 let params = brotli::enc::BrotliEncoderParams {
                     quality: 4,
-                    lgwin: 20,
+                    // A 256 KiB window: larger than our bodies, far smaller state than the default 4 MiB.
+                    lgwin: 18,
                     ..Default::default()
                 };
                 let mut out = Vec::with_capacity(data.len() / 3);
