@@ -65,32 +65,49 @@ fn author_followed_by(viewer: i64) -> _ {
 type ArticlesWithAuthors<'a> =
     diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<articles::table, users::table>, Db>;
 
+// One condition per filter, shared by the static page queries and the boxed
+// query for combinations.
+
+#[diesel::dsl::auto_type]
+fn has_tag(tag_id: i64) -> _ {
+    articles::id.eq_any(
+        article_tags::table
+            .filter(article_tags::tag_id.eq(tag_id))
+            .select(article_tags::article_id),
+    )
+}
+
+#[diesel::dsl::auto_type]
+fn written_by(author_id: i64) -> _ {
+    articles::author_id.eq(author_id)
+}
+
+#[diesel::dsl::auto_type]
+fn favorited_by_user(user_id: i64) -> _ {
+    articles::id.eq_any(
+        favorites::table
+            .filter(favorites::user_id.eq(user_id))
+            .select(favorites::article_id),
+    )
+}
+
+#[diesel::dsl::auto_type]
+fn in_feed_of(follower: i64) -> _ {
+    articles::author_id.eq_any(
+        follows::table
+            .filter(follows::follower_id.eq(follower))
+            .select(follows::followee_id),
+    )
+}
+
 fn filtered<'a>(filters: &[Resolved]) -> ArticlesWithAuthors<'a> {
     let mut q = articles::table.inner_join(users::table).into_boxed();
     for f in filters {
         q = match *f {
-            Resolved::Tag(tag_id) => q.filter(
-                articles::id.eq_any(
-                    article_tags::table
-                        .filter(article_tags::tag_id.eq(tag_id))
-                        .select(article_tags::article_id),
-                ),
-            ),
-            Resolved::Author(id) => q.filter(articles::author_id.eq(id)),
-            Resolved::Favorited(id) => q.filter(
-                articles::id.eq_any(
-                    favorites::table
-                        .filter(favorites::user_id.eq(id))
-                        .select(favorites::article_id),
-                ),
-            ),
-            Resolved::Feed(viewer) => q.filter(
-                articles::author_id.eq_any(
-                    follows::table
-                        .filter(follows::follower_id.eq(viewer))
-                        .select(follows::followee_id),
-                ),
-            ),
+            Resolved::Tag(id) => q.filter(has_tag(id)),
+            Resolved::Author(id) => q.filter(written_by(id)),
+            Resolved::Favorited(id) => q.filter(favorited_by_user(id)),
+            Resolved::Feed(id) => q.filter(in_feed_of(id)),
         };
     }
     q
@@ -243,50 +260,12 @@ fn page_rows(
     let joined = articles::table.inner_join(users::table);
     match filters {
         [] => load_page_of!(joined, conn, page, viewer),
-        [Resolved::Author(id)] => {
-            load_page_of!(
-                joined.filter(articles::author_id.eq(*id)),
-                conn,
-                page,
-                viewer
-            )
+        [Resolved::Tag(id)] => load_page_of!(joined.filter(has_tag(*id)), conn, page, viewer),
+        [Resolved::Author(id)] => load_page_of!(joined.filter(written_by(*id)), conn, page, viewer),
+        [Resolved::Favorited(id)] => {
+            load_page_of!(joined.filter(favorited_by_user(*id)), conn, page, viewer)
         }
-        [Resolved::Tag(tag_id)] => load_page_of!(
-            joined.filter(
-                articles::id.eq_any(
-                    article_tags::table
-                        .filter(article_tags::tag_id.eq(*tag_id))
-                        .select(article_tags::article_id),
-                ),
-            ),
-            conn,
-            page,
-            viewer
-        ),
-        [Resolved::Favorited(id)] => load_page_of!(
-            joined.filter(
-                articles::id.eq_any(
-                    favorites::table
-                        .filter(favorites::user_id.eq(*id))
-                        .select(favorites::article_id),
-                ),
-            ),
-            conn,
-            page,
-            viewer
-        ),
-        [Resolved::Feed(follower)] => load_page_of!(
-            joined.filter(
-                articles::author_id.eq_any(
-                    follows::table
-                        .filter(follows::follower_id.eq(*follower))
-                        .select(follows::followee_id),
-                ),
-            ),
-            conn,
-            page,
-            viewer
-        ),
+        [Resolved::Feed(id)] => load_page_of!(joined.filter(in_feed_of(*id)), conn, page, viewer),
         _ => load_page_of!(filtered(filters), conn, page, viewer),
     }
 }
