@@ -120,7 +120,8 @@ def seed_sqlite(path: str, size: Size, seed: int, pw_hash: str) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     with conn:
-        for table in ("comments", "favorites", "article_tags", "tags", "articles", "follows", "users"):
+        for table in ("comments", "favorites", "article_tags", "tag_counts", "tags", "articles",
+                      "follows", "users"):
             conn.execute(f"DELETE FROM {table}")
         conn.execute("DELETE FROM sqlite_sequence")
         conn.executemany(
@@ -211,8 +212,9 @@ def recompute_counters_sqlite(conn: sqlite3.Connection) -> None:
         UPDATE users SET
           articles_authored = (SELECT count(*) FROM articles WHERE author_id = users.id),
           articles_favorited = (SELECT count(*) FROM favorites WHERE user_id = users.id);
-        UPDATE tags SET
-          articles_count = (SELECT count(*) FROM article_tags WHERE tag_id = tags.id);
+        INSERT INTO tag_counts (tag_id, shard, articles_count)
+          SELECT t.id, 0, (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id)
+          FROM tags t;
         UPDATE articles SET
           favorites_count = (SELECT count(*) FROM favorites WHERE article_id = articles.id);
         UPDATE counters SET value = 0 WHERE name LIKE 'articles/%';
@@ -231,7 +233,8 @@ COUNTER_CHECKS = {
     " (SELECT count(*) FROM articles a WHERE a.author_id = u.id)",
     "users.articles_favorited": "SELECT count(*) FROM users u WHERE articles_favorited <>"
     " (SELECT count(*) FROM favorites f WHERE f.user_id = u.id)",
-    "tags.articles_count": "SELECT count(*) FROM tags t WHERE articles_count <>"
+    "tag_counts": "SELECT count(*) FROM tags t WHERE"
+    " (SELECT coalesce(sum(articles_count), 0) FROM tag_counts c WHERE c.tag_id = t.id) <>"
     " (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id)",
     "articles.favorites_count": "SELECT count(*) FROM articles a WHERE favorites_count <>"
     " (SELECT count(*) FROM favorites f WHERE f.article_id = a.id)",

@@ -8,7 +8,7 @@ SET max_parallel_workers_per_gather = 0;
 SET synchronous_commit = off;
 
 BEGIN;
-TRUNCATE comments, favorites, article_tags, tags, articles, follows, users RESTART IDENTITY;
+TRUNCATE comments, favorites, article_tags, tag_counts, tags, articles, follows, users RESTART IDENTITY;
 SELECT setseed(:seed);
 
 -- Users: user1..userN, email userN@bench.example, all with the same password.
@@ -98,9 +98,9 @@ WHERE u.id = s.author_id;
 UPDATE users u SET articles_favorited = s.n
 FROM (SELECT user_id, count(*) AS n FROM favorites GROUP BY user_id) s
 WHERE u.id = s.user_id;
-UPDATE tags t SET articles_count = s.n
-FROM (SELECT tag_id, count(*) AS n FROM article_tags GROUP BY tag_id) s
-WHERE t.id = s.tag_id;
+-- Each tag's count lives in up to 16 shards (tag_counts); put it all in shard 0.
+INSERT INTO tag_counts (tag_id, shard, articles_count)
+SELECT t.id, 0, (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id) FROM tags t;
 UPDATE articles a SET favorites_count = s.n
 FROM (SELECT article_id, count(*) AS n FROM favorites GROUP BY article_id) s
 WHERE a.id = s.article_id;

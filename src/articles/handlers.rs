@@ -61,7 +61,7 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let new = body.into_inner().parse()?;
     let view = pool
-        .run(move |conn| write_tx(conn, |conn| Ok(repo::insert(conn, user.id, &new)?)))
+        .run(move |conn| repo::create(conn, user.id, &new))
         .await?;
     Ok(HttpResponse::Created().json(SingleArticleResponse::from(view)))
 }

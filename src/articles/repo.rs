@@ -7,18 +7,24 @@
 use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel::upsert::excluded;
 
 use super::model::{ArticleChanges, ArticleRow, ArticleSummaryRow, ArticleView, NewArticleRow};
 use super::slug;
 use crate::db::functions::lower;
-use crate::db::schema::{article_tags, articles, counters, favorites, follows, tags, users};
-use crate::db::{dialect, on_backend, Db, DbConnection};
+use crate::db::schema::{
+    article_tags, articles, counters, favorites, follows, tag_counts, tags, users,
+};
+use crate::db::{dialect, on_backend, write_tx, Db, DbConnection};
+use crate::error::AppResult;
 use crate::profiles::repo::AuthorRow;
 use crate::timestamp;
 
-/// The site-wide article count is spread over this many `counters` rows
-/// (`articles/0` ..), so concurrent writers rarely meet on one row lock.
-const ARTICLE_COUNTER_SHARDS: u32 = 16;
+/// The site-wide article count (`counters` rows `articles/0` ..) and each
+/// tag's count (`tag_counts` rows) are spread over this many shards, so
+/// concurrent writers rarely meet on one row lock.
+const COUNTER_SHARDS: u32 = 16;
 const SLUG_ATTEMPTS: usize = 8;
 
 /// What a list may be narrowed by (all optional, combined with AND).
@@ -139,14 +145,16 @@ fn resolve(
     let mut resolved = Vec::new();
     let mut total = None;
     if let Some(name) = &filter.tag {
-        let Some((id, count)) = tags::table
+        // A tag's count is the sum of its shards (no rows: a tag never used).
+        let shards: Vec<(i64, Option<i64>)> = tags::table
+            .left_join(tag_counts::table)
             .filter(tags::name.eq(name))
-            .select((tags::id, tags::articles_count))
-            .first::<(i64, i64)>(conn)
-            .optional()?
-        else {
+            .select((tags::id, tag_counts::articles_count.nullable()))
+            .load(conn)?;
+        let Some(&(id, _)) = shards.first() else {
             return Ok(None);
         };
+        let count = shards.iter().filter_map(|(_, c)| *c).sum();
         resolved.push(Resolved::Tag(id));
         total = Some(count);
     }
@@ -345,61 +353,119 @@ pub struct NewArticle {
     pub tags: Vec<String>,
 }
 
-/// Inserts an article with a unique slug, its tags and the counters, in the
-/// caller's write transaction. Every write path takes row locks in one order
-/// (article, users by id, tags by id, a counter shard), so none deadlock.
-pub fn insert(
-    conn: &mut DbConnection,
-    author_id: i64,
-    new: &NewArticle,
-) -> QueryResult<ArticleView> {
+/// Creates an article with a unique slug, its tags and every counter that
+/// counts it. Row locks are taken in the order every write path uses
+/// (article, users by id, tag count shards by tag id, a counter shard), so
+/// none deadlock.
+///
+/// PostgreSQL: tags are looked up (and missing ones created) first, then one
+/// statement per slug attempt inserts the article and its links and moves
+/// the counters; a single statement is atomic, so no transaction is needed
+/// and a create is usually two round trips. SQLite: the same steps as
+/// separate statements in one write transaction.
+pub fn create(conn: &mut DbConnection, author_id: i64, new: &NewArticle) -> AppResult<ArticleView> {
+    if let DbConnection::Sqlite(_) = conn {
+        return write_tx(conn, |conn| Ok(insert_in_steps(conn, author_id, new)?));
+    }
+    let tag_ids = tag_ids_creating_missing(conn, &new.tags)?;
+    let DbConnection::Pg(pg) = conn else {
+        unreachable!("checked above")
+    };
     let now = timestamp::now();
     let base = slug::base(&new.title);
-    let tag_list = serde_json::to_string(&new.tags)
-        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-    let mut inserted = None;
+    let tag_list = tag_list_json(&new.tags)?;
+    let shard = fastrand::u32(..COUNTER_SHARDS);
     for attempt in 0..SLUG_ATTEMPTS {
         let candidate = slug::candidate(&base, attempt);
-        let row = NewArticleRow {
-            slug: &candidate,
-            title: &new.title,
-            description: &new.description,
-            body: &new.body,
-            author_id,
-            created_at: now,
-            updated_at: now,
-            tag_list: &tag_list,
-        };
-        // ON CONFLICT DO NOTHING: a taken slug returns no row instead of
-        // aborting the (PostgreSQL) transaction.
-        let id: Option<i64> = on_backend!(conn, |c| diesel::insert_into(articles::table)
-            .values(&row)
-            .on_conflict(articles::slug)
-            .do_nothing()
-            .returning(articles::id)
-            .get_result(c)
-            .optional())?;
-        if let Some(id) = id {
-            inserted = Some((id, candidate));
-            break;
+        let created: Option<CreatedRow> = diesel::sql_query(CREATE_ARTICLE_PG)
+            .bind::<Text, _>(&candidate)
+            .bind::<Text, _>(&new.title)
+            .bind::<Text, _>(&new.description)
+            .bind::<Text, _>(&new.body)
+            .bind::<BigInt, _>(author_id)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(&tag_list)
+            .bind::<Array<BigInt>, _>(&tag_ids)
+            .bind::<BigInt, _>(i64::from(shard))
+            .bind::<Text, _>(format!("articles/{shard}"))
+            .get_result(pg)
+            .optional()?;
+        if let Some(row) = created {
+            let author = AuthorRow {
+                id: author_id,
+                username: row.username,
+                bio: row.bio,
+                image: row.image,
+            };
+            return Ok(new_view(
+                row.id, candidate, author_id, now, tag_list, new, author,
+            ));
         }
     }
-    let Some((id, slug)) = inserted else {
-        return Err(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            Box::new(format!("no free slug for base {base:?}")),
-        ));
-    };
-    let tag_ids = link_tags(conn, id, &new.tags)?;
-    // Row locks from here on, in the order every write path takes them:
-    // users, then tags (by id), then one counter shard.
-    let author: AuthorRow = diesel::update(users::table.find(author_id))
-        .set(users::articles_authored.eq(users::articles_authored + 1))
-        .returning((users::id, users::username, users::bio, users::image))
-        .get_result(conn)?;
-    adjust_tag_counts(conn, &tag_ids, 1)?;
-    bump_site_total(conn, 1)?;
-    Ok(ArticleView {
+    Err(no_free_slug(&base).into())
+}
+
+/// One slug attempt of a PostgreSQL create. `ON CONFLICT DO NOTHING` makes a
+/// taken slug return no row, and every other part depends on the inserted
+/// row, so such an attempt changes nothing. PostgreSQL runs the `article`
+/// and `author` parts first (the final SELECT reads them) and the others
+/// after, in the order written: the common lock order. Tag ids come sorted.
+const CREATE_ARTICLE_PG: &str = "\
+WITH article AS (
+    INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at, tag_list)
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+    ON CONFLICT (slug) DO NOTHING
+    RETURNING id
+), author AS (
+    UPDATE users SET articles_authored = articles_authored + 1
+    WHERE id = $5 AND EXISTS (SELECT 1 FROM article)
+    RETURNING username, bio, image
+), links AS (
+    INSERT INTO article_tags (article_id, tag_id)
+    SELECT article.id, t.id FROM article, unnest($8::bigint[]) AS t(id)
+), tag_totals AS (
+    INSERT INTO tag_counts (tag_id, shard, articles_count)
+    SELECT t.id, $9, 1 FROM article, unnest($8::bigint[]) AS t(id) ORDER BY t.id
+    ON CONFLICT (tag_id, shard) DO UPDATE SET articles_count = tag_counts.articles_count + 1
+), site_total AS (
+    UPDATE counters SET value = value + 1
+    WHERE name = $10 AND EXISTS (SELECT 1 FROM article)
+)
+SELECT article.id, author.username, author.bio, author.image FROM article, author";
+
+#[derive(QueryableByName)]
+struct CreatedRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    username: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    bio: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    image: Option<String>,
+}
+
+fn tag_list_json(tags: &[String]) -> QueryResult<String> {
+    serde_json::to_string(tags).map_err(|e| DieselError::SerializationError(Box::new(e)))
+}
+
+fn no_free_slug(base: &str) -> DieselError {
+    DieselError::DatabaseError(
+        DatabaseErrorKind::UniqueViolation,
+        Box::new(format!("no free slug for base {base:?}")),
+    )
+}
+
+fn new_view(
+    id: i64,
+    slug: String,
+    author_id: i64,
+    now: chrono::NaiveDateTime,
+    tag_list: String,
+    new: &NewArticle,
+    author: AuthorRow,
+) -> ArticleView {
+    ArticleView {
         summary: ArticleSummaryRow {
             id,
             slug,
@@ -416,14 +482,73 @@ pub fn insert(
         author,
         favorited: false,
         following: false,
-    })
+    }
 }
 
-/// Creates missing tags and links them to the article; returns the tag ids
-/// in ascending order. Takes no locks on existing tag rows.
-fn link_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> QueryResult<Vec<i64>> {
+/// The SQLite create: each step a statement, in the caller's write transaction.
+fn insert_in_steps(
+    conn: &mut DbConnection,
+    author_id: i64,
+    new: &NewArticle,
+) -> QueryResult<ArticleView> {
+    let now = timestamp::now();
+    let base = slug::base(&new.title);
+    let tag_list = tag_list_json(&new.tags)?;
+    let mut inserted = None;
+    for attempt in 0..SLUG_ATTEMPTS {
+        let candidate = slug::candidate(&base, attempt);
+        let row = NewArticleRow {
+            slug: &candidate,
+            title: &new.title,
+            description: &new.description,
+            body: &new.body,
+            author_id,
+            created_at: now,
+            updated_at: now,
+            tag_list: &tag_list,
+        };
+        let id: Option<i64> = on_backend!(conn, |c| diesel::insert_into(articles::table)
+            .values(&row)
+            .on_conflict(articles::slug)
+            .do_nothing()
+            .returning(articles::id)
+            .get_result(c)
+            .optional())?;
+        if let Some(id) = id {
+            inserted = Some((id, candidate));
+            break;
+        }
+    }
+    let Some((id, slug)) = inserted else {
+        return Err(no_free_slug(&base));
+    };
+    let tag_ids = tag_ids_creating_missing(conn, &new.tags)?;
+    link_tags(conn, id, &tag_ids)?;
+    let author: AuthorRow = diesel::update(users::table.find(author_id))
+        .set(users::articles_authored.eq(users::articles_authored + 1))
+        .returning((users::id, users::username, users::bio, users::image))
+        .get_result(conn)?;
+    adjust_article_counts(conn, &tag_ids, 1)?;
+    Ok(new_view(id, slug, author_id, now, tag_list, new, author))
+}
+
+/// The ids of the tags named (sorted, de-duplicated), creating the missing
+/// ones; ascending. Takes no locks on existing tag rows.
+fn tag_ids_creating_missing(conn: &mut DbConnection, names: &[String]) -> QueryResult<Vec<i64>> {
     if names.is_empty() {
         return Ok(Vec::new());
+    }
+    let tag_ids = |conn: &mut DbConnection| {
+        tags::table
+            .filter(tags::name.eq_any(names))
+            .select(tags::id)
+            .order(tags::id.asc())
+            .load::<i64>(conn)
+    };
+    // Most tags already exist: one read, and an insert only for new ones.
+    let ids = tag_ids(conn)?;
+    if ids.len() == names.len() {
+        return Ok(ids);
     }
     // `names` is sorted, so concurrent creators insert new tags in one order.
     let new_tags: Vec<_> = names.iter().map(|n| tags::name.eq(n)).collect();
@@ -432,12 +557,14 @@ fn link_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> Quer
         .on_conflict(tags::name)
         .do_nothing()
         .execute(c))?;
-    let ids: Vec<i64> = tags::table
-        .filter(tags::name.eq_any(names))
-        .select(tags::id)
-        .order(tags::id.asc())
-        .load(conn)?;
-    let links: Vec<_> = ids
+    tag_ids(conn)
+}
+
+fn link_tags(conn: &mut DbConnection, article_id: i64, tag_ids: &[i64]) -> QueryResult<()> {
+    if tag_ids.is_empty() {
+        return Ok(());
+    }
+    let links: Vec<_> = tag_ids
         .iter()
         .map(|t| {
             (
@@ -449,26 +576,40 @@ fn link_tags(conn: &mut DbConnection, article_id: i64, names: &[String]) -> Quer
     on_backend!(conn, |c| diesel::insert_into(article_tags::table)
         .values(&links)
         .execute(c))?;
-    Ok(ids)
-}
-
-/// Moves `tags.articles_count` of `ids`, locking the rows in id order first:
-/// a single `UPDATE .. WHERE id = ANY(..)` locks in scan order, which let two
-/// creators sharing tags deadlock.
-fn adjust_tag_counts(conn: &mut DbConnection, ids: &[i64], delta: i64) -> QueryResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    dialect::lock_tags_in_order(conn, ids)?;
-    diesel::update(tags::table.filter(tags::id.eq_any(ids)))
-        .set(tags::articles_count.eq(tags::articles_count + delta))
-        .execute(conn)?;
     Ok(())
 }
 
-fn bump_site_total(conn: &mut DbConnection, delta: i64) -> QueryResult<()> {
-    let shard = format!("articles/{}", fastrand::u32(..ARTICLE_COUNTER_SHARDS));
-    diesel::update(counters::table.find(shard))
+/// Adds `delta` to the count of each tag in `ids` and to the site total, in
+/// one shard picked at random. Rows are locked in (tag id, shard) order by a
+/// single upsert of sorted rows, then the counter shard: the order every
+/// writer uses, so none deadlock, and writers in different shards of a
+/// popular tag do not wait for each other at all.
+fn adjust_article_counts(conn: &mut DbConnection, ids: &[i64], delta: i64) -> QueryResult<()> {
+    let shard = fastrand::u32(..COUNTER_SHARDS);
+    if !ids.is_empty() {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        let rows: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                (
+                    tag_counts::tag_id.eq(*id),
+                    tag_counts::shard.eq(i64::from(shard)),
+                    tag_counts::articles_count.eq(delta),
+                )
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(tag_counts::table)
+            .values(&rows)
+            .on_conflict((tag_counts::tag_id, tag_counts::shard))
+            .do_update()
+            .set(
+                tag_counts::articles_count
+                    .eq(tag_counts::articles_count + excluded(tag_counts::articles_count)),
+            )
+            .execute(c))?;
+    }
+    diesel::update(counters::table.find(format!("articles/{shard}")))
         .set(counters::value.eq(counters::value + delta))
         .execute(conn)?;
     Ok(())
@@ -518,7 +659,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, author_id: i64) -> QueryResult<(
         .select(article_tags::tag_id)
         .load(conn)?;
     // The article row first (it cascades to favorites, tags and comments),
-    // then users (by id), tags (by id) and a counter shard: the common order.
+    // then users (by id), tag count shards and a counter shard: the common order.
     diesel::delete(articles::table.find(id)).execute(conn)?;
     let mut user_ids = favoriters.clone();
     user_ids.push(author_id);
@@ -533,8 +674,7 @@ pub fn delete(conn: &mut DbConnection, id: i64, author_id: i64) -> QueryResult<(
     diesel::update(users::table.find(author_id))
         .set(users::articles_authored.eq(users::articles_authored - 1))
         .execute(conn)?;
-    adjust_tag_counts(conn, &tag_ids, -1)?;
-    bump_site_total(conn, -1)
+    adjust_article_counts(conn, &tag_ids, -1)
 }
 
 /// Marks `article_id` as a favorite of `user_id`; idempotent. Counters move

@@ -29,33 +29,25 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Locks the rows of `$table` with the given ids in id order (PostgreSQL
+/// Locks the users rows with the given ids in id order (PostgreSQL
 /// `SELECT .. ORDER BY id FOR NO KEY UPDATE`), so writers touching overlapping
-/// sets cannot deadlock. `NO KEY`: the lock an `UPDATE` of a counter takes
-/// anyway, and one that does not conflict with the key-share locks that
-/// foreign-key checks of concurrent inserts hold on the same rows. SQLite
-/// needs nothing: its writers run one at a time.
-macro_rules! lock_in_id_order {
-    ($conn:expr, $table:ident, $ids:expr) => {{
-        use diesel::prelude::*;
-        if let DbConnection::Pg(c) = $conn {
-            crate::db::schema::$table::table
-                .filter(crate::db::schema::$table::id.eq_any($ids))
-                .order(crate::db::schema::$table::id)
-                .select(crate::db::schema::$table::id)
-                .for_no_key_update()
-                .load::<i64>(c)?;
-        }
-        Ok(())
-    }};
-}
-
-pub fn lock_tags_in_order(conn: &mut DbConnection, ids: &[i64]) -> diesel::QueryResult<()> {
-    lock_in_id_order!(conn, tags, ids)
-}
-
+/// sets cannot deadlock: a single `UPDATE .. WHERE id = ANY(..)` locks in scan
+/// order. `NO KEY`: the lock an `UPDATE` of a counter takes anyway, and one
+/// that does not conflict with the key-share locks that foreign-key checks of
+/// concurrent inserts hold on the same rows. SQLite needs nothing: its
+/// writers run one at a time.
 pub fn lock_users_in_order(conn: &mut DbConnection, ids: &[i64]) -> diesel::QueryResult<()> {
-    lock_in_id_order!(conn, users, ids)
+    use crate::db::schema::users;
+    use diesel::prelude::*;
+    if let DbConnection::Pg(c) = conn {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .order(users::id)
+            .select(users::id)
+            .for_no_key_update()
+            .load::<i64>(c)?;
+    }
+    Ok(())
 }
 
 /// Per-connection settings applied once when the pool opens a connection.

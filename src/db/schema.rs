@@ -57,10 +57,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    tag_counts (tag_id, shard) {
+        tag_id -> Int8,
+        shard -> Int8,
+        articles_count -> Int8,
+    }
+}
+
+diesel::table! {
     tags (id) {
         id -> Int8,
         name -> Text,
-        articles_count -> Int8,
     }
 }
 
@@ -86,6 +93,7 @@ diesel::joinable!(comments -> articles (article_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(favorites -> articles (article_id));
 diesel::joinable!(favorites -> users (user_id));
+diesel::joinable!(tag_counts -> tags (tag_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     article_tags,
@@ -94,6 +102,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     favorites,
     follows,
+    tag_counts,
     tags,
     users,
 );

@@ -439,6 +439,26 @@ async fn favorites_count_each_user_once() {
 }
 
 #[actix_rt::test]
+async fn a_create_costs_the_same_number_of_statements_whatever_its_tags() {
+    let app = spawn_app().await;
+    let token = app.register("writer").await;
+    app.create_article(&token, "Makes the tags", &["a", "b", "c", "d"])
+        .await;
+    let mut costs = Vec::new();
+    for (title, tags) in [
+        ("One tag", &["a"][..]),
+        ("Four tags", &["a", "b", "c", "d"][..]),
+    ] {
+        let before = app.pool.metrics().statements();
+        app.create_article(&token, title, tags).await;
+        costs.push(app.pool.metrics().statements() - before);
+    }
+    assert_eq!(costs[0], costs[1], "{costs:?}");
+    // PostgreSQL: the tag lookup and one statement; SQLite: a transaction of steps.
+    assert!(costs[0] <= 8, "{costs:?}");
+}
+
+#[actix_rt::test]
 async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
     let app = spawn_app().await;
     let reader = app.register("reader").await;
