@@ -1,5 +1,6 @@
 //! Entry point: configuration, logging, then serve (or `conduit migrate`).
-#![forbid(unsafe_code)]
+// The one exception is `tune_allocator`, which must call into glibc.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 
@@ -9,8 +10,39 @@ use conduit::telemetry::logging;
 
 const USAGE: &str = "usage: conduit [serve|migrate]\n  serve    run the API server (default)\n  migrate  apply pending database migrations and exit";
 
+/// glibc malloc settings that keep the resident set small and bounded:
+/// - two arenas instead of eight per core: every thread that allocates may
+///   otherwise get an arena of its own, each keeping freed memory;
+/// - blocks of 1 MiB or more (argon2's 7 MiB working memory) always come from
+///   `mmap` and go back to the system when freed. By default glibc raises
+///   this threshold to the size of the largest block freed, after which such
+///   blocks come from, and stay in, the heap.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    const MIB: libc::c_int = 1024 * 1024;
+    for (param, value) in [
+        (libc::M_ARENA_MAX, 2),
+        (libc::M_MMAP_THRESHOLD, MIB),
+        (libc::M_TRIM_THRESHOLD, 2 * MIB),
+    ] {
+        // SAFETY: mallopt only changes allocator parameters; it is called
+        // before any other thread exists, and a rejected value (return 0)
+        // leaves glibc's default in place.
+        let _ = unsafe { libc::mallopt(param, value) };
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
+fn main() -> ExitCode {
+    tune_allocator();
+    serve()
+}
+
 #[actix_web::main]
-async fn main() -> ExitCode {
+async fn serve() -> ExitCode {
     let _ = dotenvy::dotenv();
     let log_format = match std::env::var("LOG_FORMAT").as_deref() {
         Ok("json") => LogFormat::Json,

@@ -32,6 +32,8 @@ pub enum StartupError {
     Database(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("starting the password hashing threads: {0}")]
+    HashingThreads(std::io::Error),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: String,
@@ -96,7 +98,10 @@ impl Application {
         let lifecycle = web::Data::new(Lifecycle::default());
         let pool_data = web::Data::new(pool.clone());
         let keys = web::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
-        let hasher = web::Data::new(PasswordHasherPool::new(config.max_concurrent_hashes));
+        let hasher = web::Data::new(
+            PasswordHasherPool::new(config.max_concurrent_hashes)
+                .map_err(StartupError::HashingThreads)?,
+        );
         let limiter = web::Data::new(AuthRateLimiter::new(
             config
                 .rate_limit_enabled
@@ -110,21 +115,21 @@ impl Application {
         let cache = web::Data::new(CacheSettings {
             public_max_age_secs: config.cache_max_age_secs,
         });
-        let response_cache = web::Data::new(ResponseCache::new(Duration::from_secs(u64::from(
-            config.cache_max_age_secs,
-        ))));
+        let response_cache = web::Data::new(ResponseCache::new(
+            Duration::from_secs(u64::from(config.cache_max_age_secs)),
+            config.cache_signed_in,
+        ));
         let compression = web::Data::new(Compression::new(config.compression_min_bytes));
         let http_metrics = metrics.http.clone();
         let body_limit = config.body_limit_bytes;
         let origins = config.cors_allowed_origins.clone();
         let lifecycle_data = lifecycle.clone();
 
-        // Each worker has its own blocking pool. Threads beyond a worker's
-        // share of the connections and hashes would only wait, and every
-        // thread costs memory (stack, allocator caches).
-        let share = |n: usize| n.div_ceil(config.workers);
-        let blocking_threads =
-            share(config.pool_max_size as usize) + share(config.max_concurrent_hashes) + 1;
+        // Each worker has its own blocking pool for database work (hashing
+        // has its own threads). Threads beyond a worker's share of the
+        // connections would only wait, and every thread costs memory (stack,
+        // allocator caches).
+        let blocking_threads = (config.pool_max_size as usize).div_ceil(config.workers) + 1;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(pool_data.clone())

@@ -1,15 +1,19 @@
-//! Password hashing with argon2id. Hashing is CPU- and memory-heavy, so it runs
-//! in the blocking pool, never while holding a database connection, at most
-//! `PASSWORD_HASH_CONCURRENCY` at once, and in memory allocated once and
-//! reused: the hashing memory of the process is bounded by
-//! `PASSWORD_HASH_CONCURRENCY x 7 MiB` however many logins arrive.
+//! Password hashing with argon2id. Hashing is CPU- and memory-heavy, so it
+//! runs on `PASSWORD_HASH_CONCURRENCY` dedicated threads, never while holding
+//! a database connection, each hashing in 7 MiB of memory it allocates once
+//! and reuses: the hashing memory of the process is bounded by
+//! `PASSWORD_HASH_CONCURRENCY x 7 MiB` however many logins arrive. The threads
+//! run at a lower CPU priority (nice 10), so a login flood takes the CPU that
+//! requests for data leave idle instead of delaying them.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::{AppError, AppResult};
 
@@ -20,68 +24,80 @@ pub const MEMORY_KIB: u32 = 7 * 1024;
 pub const PASSES: u32 = 5;
 pub const LANES: u32 = 1;
 const OUTPUT_LEN: usize = 32;
+/// Niceness of the hashing threads (0 is normal, 19 the lowest priority).
+const HASHING_NICE: i32 = 10;
+/// How long an idle hashing thread keeps its working memory.
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 fn params() -> Params {
     // The constants above are valid parameters; this cannot fail.
     Params::new(MEMORY_KIB, PASSES, LANES, Some(OUTPUT_LEN)).unwrap_or_default()
 }
 
-/// Reusable argon2 working memory, one buffer per concurrent hash. Without it
-/// every hash allocates 7 MiB on whichever blocking thread runs it, and the
-/// allocator keeps such blocks cached per thread.
-#[derive(Default)]
-struct Arena {
-    buffers: Mutex<Vec<Vec<Block>>>,
-}
+/// A hashing thread's working memory, allocated on first use and kept while
+/// logins keep coming; released after `IDLE_RELEASE` without one, so the
+/// 7 MiB per thread are resident only around login activity.
+type Arena = Vec<Block>;
 
-impl Arena {
-    fn with_blocks<T>(&self, count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
-        let taken = self.buffers.lock().ok().and_then(|mut b| b.pop());
-        let mut buffer = taken.unwrap_or_default();
-        if buffer.len() < count {
-            buffer.resize(count, Block::default());
-        }
-        let result = f(&mut buffer[..count]);
-        if let Ok(mut buffers) = self.buffers.lock() {
-            buffers.push(buffer);
-        }
-        result
+fn blocks(arena: &mut Arena, count: usize) -> &mut [Block] {
+    if arena.len() < count {
+        arena.resize(count, Block::default());
     }
+    &mut arena[..count]
 }
 
-/// Hashing front end shared by the handlers.
+type Job = Box<dyn FnOnce(&mut Arena) + Send>;
+
+/// Hashing front end shared by the handlers: a fixed set of hashing threads
+/// fed by a channel, with a semaphore admitting as many jobs as threads, so
+/// requests that give up while waiting never reach a thread.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     permits: Arc<Semaphore>,
-    arena: Arc<Arena>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl PasswordHasherPool {
-    pub fn new(max_concurrent: usize) -> Self {
-        PasswordHasherPool {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            arena: Arc::new(Arena::default()),
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || hashing_thread(&queue))?;
         }
+        Ok(PasswordHasherPool {
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs,
+        })
     }
 
-    async fn on_blocking_pool<T: Send + 'static>(
+    async fn on_hashing_thread<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Arena) -> T + Send + 'static,
+        work: impl FnOnce(&mut Arena) -> T + Send + 'static,
     ) -> AppResult<T> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| AppError::internal(format!("hash semaphore closed: {e}")))?;
-        let arena = self.arena.clone();
-        actix_web::web::block(move || work(&arena))
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |arena| {
+                // The receiver is gone if the request was dropped meanwhile.
+                let _ = done.send(work(arena));
+            }))
+            .map_err(|_| AppError::internal("hashing threads are gone"))?;
+        result
             .await
-            .map_err(|e| AppError::internal(format!("blocking pool: {e}")))
+            .map_err(|_| AppError::internal("hashing job failed"))
     }
 
     /// A PHC string (`$argon2id$v=19$m=7168,t=5,p=1$...`).
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        self.on_blocking_pool(move |arena| hash_blocking(arena, &password))
+        self.on_hashing_thread(move |arena| hash_blocking(arena, &password))
             .await?
     }
 
@@ -89,7 +105,7 @@ impl PasswordHasherPool {
     /// a dummy hash is checked instead, so the response time does not reveal
     /// whether an account exists.
     pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
-        self.on_blocking_pool(move |arena| {
+        self.on_hashing_thread(move |arena| {
             let exists = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash(arena).to_owned());
             let ok = verify_blocking(arena, &password, &stored);
@@ -99,7 +115,36 @@ impl PasswordHasherPool {
     }
 }
 
-fn hash_blocking(arena: &Arena, password: &str) -> AppResult<String> {
+fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
+    if let Err(e) = rustix::process::setpriority_process(None, HASHING_NICE) {
+        // Without it hashing still works, at the same priority as requests.
+        log::warn!("could not lower the hashing thread's priority: {e}");
+    }
+    let mut arena = Arena::new();
+    loop {
+        // The lock is released before the job runs.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv_timeout(IDLE_RELEASE),
+            Err(_) => return,
+        };
+        let job = match job {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Freed blocks of this size go back to the system (see main.rs).
+                arena = Arena::new();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return, // the pool was dropped
+        };
+        // A panicking job drops its result sender (the request gets a 500);
+        // the thread stays.
+        if catch_unwind(AssertUnwindSafe(|| job(&mut arena))).is_err() {
+            arena = Arena::new();
+        }
+    }
+}
+
+fn hash_blocking(arena: &mut Arena, password: &str) -> AppResult<String> {
     let fail = |e: &dyn std::fmt::Display| AppError::internal(format!("hashing password: {e}"));
     let params = params();
     let salt = SaltString::generate(&mut OsRng);
@@ -110,11 +155,7 @@ fn hash_blocking(arena: &Arena, password: &str) -> AppResult<String> {
         .map_err(|e| fail(&e))?;
     let mut out = [0u8; OUTPUT_LEN];
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    arena
-        .with_blocks(params.block_count(), |blocks| {
-            argon2.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, blocks)
-        })
-        .map_err(|e| fail(&e))?;
+    hash_into(arena, &argon2, password, salt_bytes, &mut out).map_err(|e| fail(&e))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -125,10 +166,22 @@ fn hash_blocking(arena: &Arena, password: &str) -> AppResult<String> {
     Ok(phc.to_string())
 }
 
+/// The raw argon2 output for `password` and `salt`, in the thread's arena.
+fn hash_into(
+    arena: &mut Arena,
+    argon2: &Argon2,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    let memory = blocks(arena, argon2.params().block_count());
+    argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
+}
+
 /// Parameters come from the stored string, so hashes made with other
 /// settings keep verifying if the constants above change.
-fn verify_blocking(arena: &Arena, password: &str, stored: &str) -> bool {
-    let check = || -> Result<bool, String> {
+fn verify_blocking(arena: &mut Arena, password: &str, stored: &str) -> bool {
+    let mut check = || -> Result<bool, String> {
         let parsed = PasswordHash::new(stored).map_err(|e| e.to_string())?;
         let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| e.to_string())?;
         let version = match parsed.version {
@@ -142,17 +195,8 @@ fn verify_blocking(arena: &Arena, password: &str, stored: &str) -> bool {
         let mut salt_buf = [0u8; 64];
         let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| e.to_string())?;
         let mut out = vec![0u8; expected.len()];
-        let argon2 = Argon2::new(algorithm, version, params.clone());
-        arena
-            .with_blocks(params.block_count(), |blocks| {
-                argon2.hash_password_into_with_memory(
-                    password.as_bytes(),
-                    salt_bytes,
-                    &mut out,
-                    blocks,
-                )
-            })
-            .map_err(|e| e.to_string())?;
+        let argon2 = Argon2::new(algorithm, version, params);
+        hash_into(arena, &argon2, password, salt_bytes, &mut out).map_err(|e| e.to_string())?;
         // `Output` compares in constant time.
         Ok(Output::new(&out).map_err(|e| e.to_string())? == expected)
     };
@@ -165,7 +209,7 @@ fn verify_blocking(arena: &Arena, password: &str, stored: &str) -> bool {
     }
 }
 
-fn dummy_hash(arena: &Arena) -> &'static str {
+fn dummy_hash(arena: &mut Arena) -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         hash_blocking(arena, "dummy password for timing equalisation").unwrap_or_default()
@@ -180,23 +224,41 @@ mod tests {
 
     #[test]
     fn hashes_verify_and_use_argon2id_at_the_chosen_cost() {
-        let arena = Arena::default();
-        let h = hash_blocking(&arena, "correct horse").unwrap();
+        let mut arena = Arena::new();
+        let h = hash_blocking(&mut arena, "correct horse").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
-        assert!(verify_blocking(&arena, "correct horse", &h));
-        assert!(!verify_blocking(&arena, "wrong horse", &h));
+        assert!(verify_blocking(&mut arena, "correct horse", &h));
+        assert!(!verify_blocking(&mut arena, "wrong horse", &h));
         assert!(!verify_blocking(
-            &arena,
+            &mut arena,
             "correct horse",
             "not a phc string"
         ));
     }
 
+    #[actix_rt::test]
+    async fn hashing_runs_on_lower_priority_threads_that_survive_a_panic() {
+        let pool = PasswordHasherPool::new(1).unwrap();
+        let nice = pool
+            .on_hashing_thread(|_| rustix::process::getpriority_process(None))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(nice, HASHING_NICE);
+        let panicked = pool
+            .on_hashing_thread(|_| -> u8 { panic!("job panics") })
+            .await;
+        assert!(panicked.is_err());
+        let h = pool.hash("still works".into()).await.unwrap();
+        assert!(pool.verify("still works".into(), Some(h)).await.unwrap());
+        assert!(!pool.verify("still works".into(), None).await.unwrap());
+    }
+
     #[test]
     fn interoperates_with_the_reference_implementation() {
-        let arena = Arena::default();
+        let mut arena = Arena::new();
         // Ours verifies with the crate's own verifier...
-        let ours = hash_blocking(&arena, "pw-123456").unwrap();
+        let ours = hash_blocking(&mut arena, "pw-123456").unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default()
             .verify_password(b"pw-123456", &parsed)
@@ -211,7 +273,7 @@ mod tests {
         .hash_password(b"pw-123456", &salt)
         .unwrap()
         .to_string();
-        assert!(verify_blocking(&arena, "pw-123456", &theirs));
-        assert!(!verify_blocking(&arena, "pw-1234567", &theirs));
+        assert!(verify_blocking(&mut arena, "pw-123456", &theirs));
+        assert!(!verify_blocking(&mut arena, "pw-1234567", &theirs));
     }
 }
