@@ -51,6 +51,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
     pub cache_max_age_secs: u32,
+    /// How long signed-in GET responses are kept in memory (zero: not at all).
+    pub cache_signed_in: Duration,
     pub rate_limit_enabled: bool,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -243,6 +245,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect(),
             cache_max_age_secs: src.parse("CACHE_MAX_AGE_SECONDS", 5u32)?,
+            cache_signed_in: src.millis("CACHE_SIGNED_IN_MS", 1000)?,
             rate_limit_enabled,
             rate_limit_per_minute,
             rate_limit_burst,

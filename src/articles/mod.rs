@@ -22,7 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .post(handlers::create),
             )
             // Before `/{slug}`, which would otherwise match "feed".
-            .service(web::resource("/feed").get(handlers::feed))
+            .service(
+                web::resource("/feed")
+                    .wrap(from_fn(serve_cached))
+                    .get(handlers::feed),
+            )
             .service(
                 web::resource("/{slug}")
                     .wrap(from_fn(serve_cached))

@@ -61,6 +61,12 @@ fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, AppError> {
     Ok(Some(AuthUser { id, token }))
 }
 
+/// The id of the caller's verified token: `Ok(None)` without a token, an
+/// error for a malformed, invalid or expired one.
+pub fn viewer_id(req: &HttpRequest) -> Result<Option<i64>, AppError> {
+    authenticate(req).map(|u| u.map(|u| u.id))
+}
+
 impl FromRequest for AuthUser {
     type Error = AppError;
     type Future = Ready<Result<Self, Self::Error>>;

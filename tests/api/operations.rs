@@ -359,7 +359,7 @@ async fn anonymous_reads_are_cached_until_the_next_write() {
         "served without the database"
     );
     assert_eq!(first.raw, second.raw);
-    // Signed-in requests always reach the database.
+    // A signed-in request is not answered from the anonymous entry.
     app.get("/api/articles", Some(&token)).await.expect(200);
     assert!(app.pool.metrics().statements() > before);
     // A write empties the cache: the next anonymous read sees it at once.
@@ -375,4 +375,59 @@ async fn a_zero_max_age_turns_the_response_cache_off() {
     let before = app.pool.metrics().statements();
     app.get("/api/tags", None).await.expect(200);
     assert!(app.pool.metrics().statements() > before);
+}
+
+#[actix_rt::test]
+async fn signed_in_reads_are_cached_per_user_until_the_next_write() {
+    let app = spawn_app().await;
+    let author = app.register("jake").await;
+    let reader = app.register("jane").await;
+    let slug = app.create_article_slug(&author, "Seen by two", &[]).await;
+    let path = format!("/api/articles/{slug}");
+    app.favorite(&reader, &slug).await;
+
+    let mine = app.get(&path, Some(&reader)).await.expect(200);
+    assert_eq!(mine.body["article"]["favorited"], true);
+    let before = app.pool.metrics().statements();
+    let again = app.get(&path, Some(&reader)).await.expect(200);
+    assert_eq!(
+        app.pool.metrics().statements(),
+        before,
+        "the same user's repeat is served without the database"
+    );
+    assert_eq!(mine.raw, again.raw);
+
+    // Another user's request never gets that entry.
+    let theirs = app.get(&path, Some(&author)).await.expect(200);
+    assert_eq!(theirs.body["article"]["favorited"], false);
+    assert!(app.pool.metrics().statements() > before);
+
+    // An invalid token bypasses the cache and is refused.
+    app.get(&path, Some("not-a-token")).await.expect(401);
+
+    // The user's own write is visible at once.
+    app.delete(&format!("{path}/favorite"), Some(&reader))
+        .await
+        .expect(200);
+    let after = app.get(&path, Some(&reader)).await.expect(200);
+    assert_eq!(after.body["article"]["favorited"], false);
+}
+
+#[actix_rt::test]
+async fn signed_in_cache_can_be_turned_off_on_its_own() {
+    let app = spawn_app_with(&[("CACHE_SIGNED_IN_MS", "0")]).await;
+    let token = app.register("jake").await;
+    app.get("/api/profiles/jake", Some(&token))
+        .await
+        .expect(200);
+    let before = app.pool.metrics().statements();
+    app.get("/api/profiles/jake", Some(&token))
+        .await
+        .expect(200);
+    assert!(app.pool.metrics().statements() > before);
+    // Anonymous requests are still cached.
+    app.get("/api/profiles/jake", None).await.expect(200);
+    let before = app.pool.metrics().statements();
+    app.get("/api/profiles/jake", None).await.expect(200);
+    assert_eq!(app.pool.metrics().statements(), before);
 }
