@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import venv
 from dataclasses import asdict
@@ -49,6 +50,38 @@ from conduit_bench.scenarios import (  # noqa: E402
     run_pgbench, run_wrk,
 )
 from conduit_bench.server import Server, ServerConfig, http_status  # noqa: E402
+
+
+# The read scenario whose open-loop p99 is compared with and without a login flood.
+FLOOD_READ = "list_auth"
+
+
+def measure_login_flood(server: Server, scenarios: list[Scenario], by_name: dict,
+                        args: argparse.Namespace, data_dir: Path, token: str) -> dict:
+    """Open-loop p99 of FLOOD_READ at half its peak, alone and then while wrk
+    floods /api/users/login at full concurrency, back to back."""
+    read = next(s for s in scenarios if s.name == FLOOD_READ)
+    login = next(s for s in scenarios if s.name == "login")
+    rate = by_name[FLOOD_READ]["load"]["rps"] / 2
+    log(f"login flood: {FLOOD_READ} at {rate:,.0f} req/s alone")
+    alone = run_open_loop(server.base_url, read, rate, args.duration, args.connections,
+                          data_dir, token)
+    flood: list = []
+    flooder = threading.Thread(target=lambda: flood.append(run_wrk(
+        server.base_url, login, args.duration + 4, args.connections, args.threads, data_dir,
+        seed.PASSWORD)))
+    flooder.start()
+    time.sleep(2)  # the flood is at full strength before the measurement starts
+    log(f"login flood: {FLOOD_READ} at {rate:,.0f} req/s during the flood")
+    during = run_open_loop(server.base_url, read, rate, args.duration, args.connections,
+                           data_dir, token)
+    flooder.join()
+    logins = asdict(flood[0]) if flood else None
+    ratio = during["p99_ms"] / alone["p99_ms"] if alone["p99_ms"] else None
+    log(f"  p99 {alone['p99_ms']:.2f} ms alone, {during['p99_ms']:.2f} ms during the flood"
+        f" ({ratio or 0:.2f}x); logins {logins and logins['rps']} req/s")
+    return {"read": FLOOD_READ, "rate": round(rate), "alone": alone, "during": during,
+            "p99_ratio": round(ratio, 2) if ratio else None, "login": logins}
 
 
 class ServerDied(Exception):
@@ -167,6 +200,7 @@ def main() -> int:
     results: list[dict] = []
     ceilings: dict = {}
     open_loop: list[dict] = []
+    login_flood: dict | None = None
     notes: list[str] = []
     try:
         smoke_test(server, scenarios, data_dir)
@@ -190,7 +224,7 @@ def main() -> int:
             raise ServerDied
         if args.db == "postgres":
             log("database ceiling: pgbench")
-            script = list_sql_script(database_url, WORK / "list.sql")
+            script = list_sql_script(WORK / "list.sql")
             d = run_pgbench(database_url, script, args.connections, args.threads, args.duration)
             ceilings["database"] = dict(d, clients=args.connections)
             ceilings["database_tps"] = d["tps"]
@@ -209,6 +243,9 @@ def main() -> int:
                                         args.connections, data_dir, lists["tokens"][0])
                     open_loop.append(dict(row, name=sc.name))
                     log(f"  p99 {row['p99_ms']:.2f} ms achieved {row['achieved_rps']:,.0f}")
+        if not args.no_open_loop and "login" in by_name and FLOOD_READ in by_name:
+            login_flood = measure_login_flood(server, scenarios, by_name, args, data_dir,
+                                              lists["tokens"][0])
     except ServerDied:
         pass
     finally:
@@ -231,7 +268,7 @@ def main() -> int:
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,
-        "counters_after": consistent, "notes": notes,
+        "login_flood": login_flood, "counters_after": consistent, "notes": notes,
     }
     for path in report.write(run, RESULTS):
         log(f"wrote {path.relative_to(REPO)}")
