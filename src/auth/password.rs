@@ -6,8 +6,9 @@
 //! run at a lower CPU priority (nice 10), so a login flood takes the CPU that
 //! requests for data leave idle instead of delaying them.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -48,29 +49,113 @@ fn blocks(arena: &mut Arena, count: usize) -> &mut [Block] {
 
 type Job = Box<dyn FnOnce(&mut Arena) + Send>;
 
+/// Jobs waiting for a hashing thread. A condition variable rather than a
+/// channel: every idle thread waits on it at once, so each notices its own
+/// idle time and frees its memory.
+#[derive(Default)]
+struct JobQueue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+enum Next {
+    Job(Job),
+    Idle,
+    Closed,
+}
+
+impl JobQueue {
+    fn push(&self, job: Job) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        if state.closed {
+            return false;
+        }
+        state.jobs.push_back(job);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next job, or `Idle` after `timeout` without one.
+    fn next(&self, timeout: Duration) -> Next {
+        let Ok(mut state) = self.state.lock() else {
+            return Next::Closed;
+        };
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Next::Job(job);
+            }
+            if state.closed {
+                return Next::Closed;
+            }
+            let Ok((guard, wait)) = self.ready.wait_timeout(state, timeout) else {
+                return Next::Closed;
+            };
+            state = guard;
+            if wait.timed_out() && state.jobs.is_empty() {
+                return if state.closed {
+                    Next::Closed
+                } else {
+                    Next::Idle
+                };
+            }
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.closed = true;
+        }
+        self.ready.notify_all();
+    }
+}
+
 /// Hashing front end shared by the handlers: a fixed set of hashing threads
-/// fed by a channel, with a semaphore admitting as many jobs as threads, so
+/// fed by a queue, with a semaphore admitting as many jobs as threads, so
 /// requests that give up while waiting never reach a thread.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
-    permits: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    permits: Semaphore,
+    queue: Arc<JobQueue>,
+}
+
+/// The last handle gone: the threads finish their jobs and exit.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
 }
 
 impl PasswordHasherPool {
     pub fn new(threads: usize) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let queue = Arc::new(JobQueue::default());
         for i in 0..threads {
-            let queue = queue.clone();
-            std::thread::Builder::new()
+            let thread_queue = queue.clone();
+            let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || hashing_thread(&queue))?;
+                .spawn(move || hashing_thread(&thread_queue));
+            if let Err(e) = spawned {
+                queue.close();
+                return Err(e);
+            }
         }
         Ok(PasswordHasherPool {
-            permits: Arc::new(Semaphore::new(threads)),
-            jobs,
+            inner: Arc::new(Inner {
+                permits: Semaphore::new(threads),
+                queue,
+            }),
         })
     }
 
@@ -79,17 +164,19 @@ impl PasswordHasherPool {
         work: impl FnOnce(&mut Arena) -> T + Send + 'static,
     ) -> AppResult<T> {
         let _permit = self
+            .inner
             .permits
             .acquire()
             .await
             .map_err(|e| AppError::internal(format!("hash semaphore closed: {e}")))?;
         let (done, result) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |arena| {
-                // The receiver is gone if the request was dropped meanwhile.
-                let _ = done.send(work(arena));
-            }))
-            .map_err(|_| AppError::internal("hashing threads are gone"))?;
+        let queued = self.inner.queue.push(Box::new(move |arena| {
+            // The receiver is gone if the request was dropped meanwhile.
+            let _ = done.send(work(arena));
+        }));
+        if !queued {
+            return Err(AppError::internal("hashing threads are gone"));
+        }
         result
             .await
             .map_err(|_| AppError::internal("hashing job failed"))
@@ -115,31 +202,24 @@ impl PasswordHasherPool {
     }
 }
 
-fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
+fn hashing_thread(queue: &JobQueue) {
     if let Err(e) = rustix::process::setpriority_process(None, HASHING_NICE) {
         // Without it hashing still works, at the same priority as requests.
         log::warn!("could not lower the hashing thread's priority: {e}");
     }
     let mut arena = Arena::new();
     loop {
-        // The lock is released before the job runs.
-        let job = match queue.lock() {
-            Ok(queue) => queue.recv_timeout(IDLE_RELEASE),
-            Err(_) => return,
-        };
-        let job = match job {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Freed blocks of this size go back to the system (see main.rs).
-                arena = Arena::new();
-                continue;
+        match queue.next(IDLE_RELEASE) {
+            Next::Job(job) => {
+                // A panicking job drops its result sender (the request gets
+                // a 500); the thread stays.
+                if catch_unwind(AssertUnwindSafe(|| job(&mut arena))).is_err() {
+                    arena = Arena::new();
+                }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return, // the pool was dropped
-        };
-        // A panicking job drops its result sender (the request gets a 500);
-        // the thread stays.
-        if catch_unwind(AssertUnwindSafe(|| job(&mut arena))).is_err() {
-            arena = Arena::new();
+            // Freed blocks of this size go back to the system (see main.rs).
+            Next::Idle => arena = Arena::new(),
+            Next::Closed => return,
         }
     }
 }
@@ -252,6 +332,18 @@ mod tests {
         let h = pool.hash("still works".into()).await.unwrap();
         assert!(pool.verify("still works".into(), Some(h)).await.unwrap());
         assert!(!pool.verify("still works".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn idle_threads_notice_it_and_a_closed_queue_takes_no_jobs() {
+        let queue = JobQueue::default();
+        let short = Duration::from_millis(10);
+        assert!(matches!(queue.next(short), Next::Idle));
+        assert!(queue.push(Box::new(|_| {})));
+        assert!(matches!(queue.next(short), Next::Job(_)));
+        queue.close();
+        assert!(!queue.push(Box::new(|_| {})));
+        assert!(matches!(queue.next(short), Next::Closed));
     }
 
     #[test]
