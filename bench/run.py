@@ -52,6 +52,9 @@ from conduit_bench.scenarios import (  # noqa: E402
 from conduit_bench.server import Server, ServerConfig, http_status  # noqa: E402
 
 
+# Server settings of --no-response-cache.
+NO_CACHE_ENV = {"CACHE_MAX_AGE_SECONDS": "0", "CACHE_SIGNED_IN_MS": "0"}
+
 # The read scenario whose open-loop p99 is compared with and without a login flood.
 FLOOD_READ = "list_auth"
 
@@ -103,6 +106,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     p.add_argument("--no-build", action="store_true", help="use the existing release binary")
     p.add_argument("--no-open-loop", action="store_true")
+    p.add_argument("--no-response-cache", action="store_true",
+                   help="run the server with its in-memory response cache off (every request "
+                        "reaches the database); results go to DB-SIZE-nocache.*")
     return p.parse_args()
 
 
@@ -119,7 +125,7 @@ def fresh_database(db: str, size: str) -> str:
 def server_config(args: argparse.Namespace, binary: Path, database_url: str) -> ServerConfig:
     return ServerConfig(binary=binary, database_url=database_url, port=args.port,
                         jwt_secret=JWT_SECRET, log_path=WORK / f"server-{args.db}-{args.size}.log",
-                        pool_max_size=args.pool_size)
+                        pool_max_size=args.pool_size, extra_env=NO_CACHE_ENV if args.no_response_cache else {})
 
 
 def shared_password_hash(args: argparse.Namespace, config: ServerConfig) -> str:
@@ -257,6 +263,7 @@ def main() -> int:
 
     run = {
         "db": args.db, "size": args.size, "seed": args.seed,
+        "variant": "nocache" if args.no_response_cache else "",
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python3 bench/run.py " + shlex.join(sys.argv[1:]),
         "machine": tools.machine_info(),
@@ -265,6 +272,7 @@ def main() -> int:
         "rows": rows, "seed_seconds": round(seed_s, 1),
         "server": {"binary": "target/release/conduit", "commit": git_commit(),
                    "pool_max_size": args.pool_size or "default (4 x cores)", "workers": os.cpu_count(),
+                   "env": config.extra_env,
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,

@@ -100,14 +100,18 @@ def markdown(run: dict) -> str:
     m, c = run["machine"], run["ceilings"]
     hwm = run["server"]["vmhwm_mib"]
     out = [
-        f"# Conduit benchmark: {run['db']}, {run['size']}",
+        f"# Conduit benchmark: {run['db']}, {run['size']}"
+        + (f", {run['variant']}" if run.get("variant") else ""),
         "",
         f"- Date: {run['date']}",
         f"- Command: `{run['command']}`",
         f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"kernel {m['kernel']}; load generator, server and database share the cores",
         f"- Server: {run['server']['binary']} (commit {run['server']['commit']}), "
-        f"DATABASE_POOL_MAX_SIZE={run['server']['pool_max_size']}, workers={run['server']['workers']}, RATE_LIMIT=off",
+        f"DATABASE_POOL_MAX_SIZE={run['server']['pool_max_size']}, workers={run['server']['workers']}, RATE_LIMIT=off"
+        + "".join(f", {k}={v}" for k, v in run["server"].get("env", {}).items())
+        + (" (response cache off: every request reaches the database)"
+           if run.get("variant") == "nocache" else ""),
         f"- Load: wrk, {run['connections']} connections, {run['threads']} threads, "
         f"{run['duration_s']:g} s per scenario after a {run['warmup_s']:g} s warm-up",
         f"- Seed: {run['seed']}; rows: " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()),
@@ -206,7 +210,8 @@ def chart(run: dict, path: Path) -> None:
 
 def write(run: dict, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"{run['db']}-{run['size']}"
+    variant = f"-{run['variant']}" if run.get("variant") else ""
+    stem = out_dir / f"{run['db']}-{run['size']}{variant}"
     paths = [stem.with_suffix(".md"), stem.with_suffix(".json"), stem.with_suffix(".png")]
     paths[0].write_text(markdown(run))
     paths[1].write_text(json.dumps(run, indent=2) + "\n")

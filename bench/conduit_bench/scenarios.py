@@ -138,8 +138,12 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
 
 def open_loop_command(base_url: str, scenario: Scenario, rate: float, duration_s: float,
                       connections: int, data_dir: Path, token: str) -> list[str]:
+    # Without Accept-Encoding, like the closed-loop wrk run of the same
+    # scenario: the same requests at half the rate, and oha spends no CPU
+    # decompressing on the cores it shares with the server.
     cmd = ["oha", "--no-tui", "--output-format", "json", "-q", f"{rate:.0f}",
-           "-z", f"{duration_s:g}s", "-c", str(connections), "--latency-correction"]
+           "-z", f"{duration_s:g}s", "-c", str(connections), "--latency-correction",
+           "--disable-compression"]
     if scenario.lua in ("list_auth", "feed", "profile"):
         cmd += ["-H", f"Authorization: Token {token}"]
     rotation = OPEN_LOOP_ROTATION.get(scenario.name)

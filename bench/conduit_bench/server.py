@@ -25,6 +25,7 @@ class ServerConfig:
     log_path: Path
     pool_max_size: int | None = None
     workers: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -40,6 +41,7 @@ class ServerConfig:
             env["DATABASE_POOL_MAX_SIZE"] = str(self.pool_max_size)
         if self.workers:
             env["WORKERS"] = str(self.workers)
+        env.update(self.extra_env)
         return env
 
 

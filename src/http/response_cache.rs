@@ -22,10 +22,12 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{Error, HttpResponse};
+use tokio::sync::watch;
 
-/// Bounds that keep the cache within about a megabyte or two.
-const MAX_ENTRIES: usize = 1024;
-const MAX_TOTAL_BYTES: usize = 2 * 1024 * 1024;
+/// Bounds that keep the cache within a few megabytes (enough for a thousand
+/// single articles with 2 KB bodies).
+const MAX_ENTRIES: usize = 2048;
+const MAX_TOTAL_BYTES: usize = 3 * 1024 * 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 struct Entry {
@@ -38,7 +40,41 @@ struct State {
     generation: u64,
     entries: HashMap<String, Entry>,
     bytes: usize,
+    /// Keys being computed right now; the sender is dropped when done.
+    inflight: HashMap<String, watch::Sender<()>>,
 }
+
+/// What a request should do about its key.
+enum Lookup {
+    Hit(Bytes),
+    /// Another request is computing this key: wait for it, then look again.
+    Wait(watch::Receiver<()>),
+    /// Compute the response; `generation` is taken now, and `leading` (if
+    /// this request is the one others wait for) wakes them when dropped.
+    Compute {
+        generation: u64,
+        leading: Option<Leading>,
+    },
+}
+
+/// Marks a key as being computed; dropping it (also on error or panic)
+/// releases the requests waiting for it.
+struct Leading {
+    cache: web::Data<ResponseCache>,
+    key: String,
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.cache.state.lock() {
+            state.inflight.remove(&self.key);
+        }
+    }
+}
+
+/// The longest a request waits for another one computing the same response
+/// before computing it itself.
+const COALESCE_WAIT: Duration = Duration::from_secs(1);
 
 pub struct ResponseCache {
     anonymous_ttl: Duration,
@@ -56,14 +92,48 @@ impl ResponseCache {
         }
     }
 
+    #[cfg(test)]
     fn generation(&self) -> Option<u64> {
         self.state.lock().ok().map(|s| s.generation)
     }
 
+    #[cfg(test)]
     fn get(&self, key: &str) -> Option<Bytes> {
         let state = self.state.lock().ok()?;
+        self.lookup_in(&state, key)
+    }
+
+    fn lookup_in(&self, state: &State, key: &str) -> Option<Bytes> {
         let entry = state.entries.get(key)?;
         (Instant::now() < entry.expires).then(|| entry.body.clone())
+    }
+
+    /// A hit; else, when nobody is computing `key`, the lead on it; else (if
+    /// `may_wait`) a wait for the request computing it. Concurrent misses of
+    /// one key (a popular page just expired) thus reach the database once.
+    fn lookup(this: &web::Data<Self>, key: &str, may_wait: bool) -> Option<Lookup> {
+        let mut state = this.state.lock().ok()?;
+        if let Some(body) = this.lookup_in(&state, key) {
+            return Some(Lookup::Hit(body));
+        }
+        let generation = state.generation;
+        match state.inflight.get(key) {
+            Some(computing) if may_wait => Some(Lookup::Wait(computing.subscribe())),
+            Some(_) => Some(Lookup::Compute {
+                generation,
+                leading: None,
+            }),
+            None => {
+                state.inflight.insert(key.to_owned(), watch::channel(()).0);
+                Some(Lookup::Compute {
+                    generation,
+                    leading: Some(Leading {
+                        cache: this.clone(),
+                        key: key.to_owned(),
+                    }),
+                })
+            }
+        }
     }
 
     /// Stores `body` unless a write happened since the response was computed
@@ -84,7 +154,10 @@ impl ResponseCache {
             }
         }
         state.bytes += body.len();
-        let expires = Instant::now() + ttl;
+        // Entries filled together would expire together and send a burst of
+        // misses to the database at once; a random lifetime between 3/4 and
+        // all of `ttl` spreads them out (and never exceeds it).
+        let expires = Instant::now() + ttl.mul_f64(0.75 + 0.25 * fastrand::f64());
         if let Some(old) = state.entries.insert(key, Entry { body, expires }) {
             state.bytes -= old.body.len();
         }
@@ -137,14 +210,26 @@ pub async fn serve_cached(
     let Some((cache, (key, ttl))) = cache.and_then(|c| key_for(&req, &c).map(|k| (c, k))) else {
         return next.call(req).await;
     };
-    if let Some(body) = cache.get(&key) {
-        let res = HttpResponse::Ok()
-            .content_type("application/json")
-            .body(body);
-        return Ok(req.into_response(res));
-    }
-    let Some(generation) = cache.generation() else {
-        return next.call(req).await;
+    let mut may_wait = true;
+    let (generation, leading) = loop {
+        match ResponseCache::lookup(&cache, &key, may_wait) {
+            None => return next.call(req).await,
+            Some(Lookup::Hit(body)) => {
+                let res = HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body);
+                return Ok(req.into_response(res));
+            }
+            Some(Lookup::Wait(mut done)) => {
+                // Err: the computing request finished (its sender dropped).
+                let _ = tokio::time::timeout(COALESCE_WAIT, done.changed()).await;
+                may_wait = false;
+            }
+            Some(Lookup::Compute {
+                generation,
+                leading,
+            }) => break (generation, leading),
+        }
     };
     let res = next.call(req).await?;
     if res.status() != StatusCode::OK {
@@ -152,16 +237,16 @@ pub async fn serve_cached(
     }
     let (req, res) = res.into_parts();
     let (head, body) = res.into_parts();
-    match body.try_into_bytes() {
+    let res = match body.try_into_bytes() {
         Ok(bytes) => {
             cache.put(key, bytes.clone(), generation, ttl);
-            Ok(ServiceResponse::new(
-                req,
-                head.set_body(BoxBody::new(bytes)),
-            ))
+            ServiceResponse::new(req, head.set_body(BoxBody::new(bytes)))
         }
-        Err(body) => Ok(ServiceResponse::new(req, head.set_body(body))),
-    }
+        Err(body) => ServiceResponse::new(req, head.set_body(body)),
+    };
+    // Stored (or not): the requests waiting for this one look again.
+    drop(leading);
+    Ok(res)
 }
 
 #[cfg(test)]
@@ -183,6 +268,43 @@ mod tests {
         // A response computed before the write is not stored after it.
         cache.put("/a".into(), Bytes::from_static(b"3"), g, ttl);
         assert_eq!(cache.get("/a"), None);
+    }
+
+    #[actix_rt::test]
+    async fn concurrent_misses_of_one_key_wait_for_a_single_computation() {
+        let ttl = Duration::from_secs(5);
+        let cache = web::Data::new(ResponseCache::new(ttl, ttl));
+        let Some(Lookup::Compute {
+            generation,
+            leading: Some(leading),
+        }) = ResponseCache::lookup(&cache, "/a", true)
+        else {
+            panic!("the first miss computes and leads");
+        };
+        let Some(Lookup::Wait(mut done)) = ResponseCache::lookup(&cache, "/a", true) else {
+            panic!("the second miss waits");
+        };
+        assert!(
+            matches!(
+                ResponseCache::lookup(&cache, "/a", false),
+                Some(Lookup::Compute { leading: None, .. })
+            ),
+            "one that has waited already computes without leading"
+        );
+        assert!(matches!(
+            ResponseCache::lookup(&cache, "/b", true),
+            Some(Lookup::Compute {
+                leading: Some(_),
+                ..
+            })
+        ));
+        cache.put("/a".into(), Bytes::from_static(b"1"), generation, ttl);
+        drop(leading);
+        assert!(done.changed().await.is_err(), "waiters are released");
+        assert!(matches!(
+            ResponseCache::lookup(&cache, "/a", true),
+            Some(Lookup::Hit(_))
+        ));
     }
 
     #[test]
