@@ -68,7 +68,7 @@ def measure_login_flood(server: Server, scenarios: list[Scenario], by_name: dict
     rate = by_name[FLOOD_READ]["load"]["rps"] / 2
     log(f"login flood: {FLOOD_READ} at {rate:,.0f} req/s alone")
     alone = run_open_loop(server.base_url, read, rate, args.duration, args.connections,
-                          data_dir, token)
+                          data_dir, token, args.warmup)
     flood: list = []
     flooder = threading.Thread(target=lambda: flood.append(run_wrk(
         server.base_url, login, args.duration + 4, args.connections, args.threads, data_dir,
@@ -246,7 +246,8 @@ def main() -> int:
                     rate = by_name[sc.name]["load"]["rps"] / 2
                     log(f"open loop {sc.name} at {rate:,.0f} req/s")
                     row = run_open_loop(server.base_url, sc, rate, args.duration,
-                                        args.connections, data_dir, lists["tokens"][0])
+                                        args.connections, data_dir, lists["tokens"][0],
+                                        args.warmup)
                     open_loop.append(dict(row, name=sc.name))
                     log(f"  p99 {row['p99_ms']:.2f} ms achieved {row['achieved_rps']:,.0f}")
         if not args.no_open_loop and "login" in by_name and FLOOD_READ in by_name:

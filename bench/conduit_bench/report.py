@@ -147,7 +147,8 @@ def markdown(run: dict) -> str:
                    f"p50 {l1['p50_ms']:.1f} ms")
     out += [
         "",
-        f"## Open loop (oha, fixed rate = half the closed-loop peak, {run['duration_s']:g} s)",
+        f"## Open loop (oha, fixed rate = half the closed-loop peak, {run['duration_s']:g} s "
+        f"after a {run['warmup_s']:g} s warm-up at the same rate; no Accept-Encoding, like wrk)",
         "",
         *open_loop_table(run["open_loop"]),
         "",

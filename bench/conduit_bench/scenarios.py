@@ -159,7 +159,14 @@ def open_loop_command(base_url: str, scenario: Scenario, rate: float, duration_s
 
 
 def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: float,
-                  connections: int, data_dir: Path, token: str) -> dict[str, float | int]:
+                  connections: int, data_dir: Path, token: str,
+                  warmup_s: float = 0) -> dict[str, float | int]:
+    """One oha run at a fixed rate, after a discarded warm-up at the same rate
+    (as the closed-loop runs have), so the figures describe the steady state."""
+    if warmup_s > 0:
+        subprocess.run(open_loop_command(base_url, scenario, rate, warmup_s, connections,
+                                         data_dir, token),
+                       capture_output=True, timeout=warmup_s + 60, check=True)
     cmd = open_loop_command(base_url, scenario, rate, duration_s, connections, data_dir, token)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=True)
     data = json.loads(out.stdout)

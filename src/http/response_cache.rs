@@ -32,7 +32,12 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 struct Entry {
     body: Bytes,
-    expires: Instant,
+    /// Until then the entry is served as is; a random 75-100 % of the ttl,
+    /// so entries filled together do not expire together.
+    fresh_until: Instant,
+    /// After `fresh_until` the first request refreshes the entry while the
+    /// others are still served it, up to the full ttl and never beyond.
+    serve_until: Instant,
 }
 
 #[derive(Default)]
@@ -103,14 +108,21 @@ impl ResponseCache {
         self.lookup_in(&state, key)
     }
 
+    /// The entry if it is fresh, or still servable while a refresh of it is
+    /// in flight.
     fn lookup_in(&self, state: &State, key: &str) -> Option<Bytes> {
         let entry = state.entries.get(key)?;
-        (Instant::now() < entry.expires).then(|| entry.body.clone())
+        let now = Instant::now();
+        let usable = now < entry.fresh_until
+            || (now < entry.serve_until && state.inflight.contains_key(key));
+        usable.then(|| entry.body.clone())
     }
 
     /// A hit; else, when nobody is computing `key`, the lead on it; else (if
     /// `may_wait`) a wait for the request computing it. Concurrent misses of
-    /// one key (a popular page just expired) thus reach the database once.
+    /// one key (a popular page just expired) thus reach the database once,
+    /// and while an entry that is past fresh but within its ttl is refreshed,
+    /// the others keep getting it.
     fn lookup(this: &web::Data<Self>, key: &str, may_wait: bool) -> Option<Lookup> {
         let mut state = this.state.lock().ok()?;
         if let Some(body) = this.lookup_in(&state, key) {
@@ -139,6 +151,11 @@ impl ResponseCache {
     /// Stores `body` unless a write happened since the response was computed
     /// (`generation` taken before the handler ran), which could make it stale.
     fn put(&self, key: String, body: Bytes, generation: u64, ttl: Duration) {
+        let fresh = ttl.mul_f64(0.75 + 0.25 * fastrand::f64());
+        self.store(key, body, generation, fresh, ttl);
+    }
+
+    fn store(&self, key: String, body: Bytes, generation: u64, fresh: Duration, ttl: Duration) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -147,18 +164,20 @@ impl ResponseCache {
         }
         if state.entries.len() >= MAX_ENTRIES || state.bytes + body.len() > MAX_TOTAL_BYTES {
             let now = Instant::now();
-            state.entries.retain(|_, e| now < e.expires);
+            state.entries.retain(|_, e| now < e.serve_until);
             state.bytes = state.entries.values().map(|e| e.body.len()).sum();
             if state.entries.len() >= MAX_ENTRIES || state.bytes + body.len() > MAX_TOTAL_BYTES {
                 return;
             }
         }
         state.bytes += body.len();
-        // Entries filled together would expire together and send a burst of
-        // misses to the database at once; a random lifetime between 3/4 and
-        // all of `ttl` spreads them out (and never exceeds it).
-        let expires = Instant::now() + ttl.mul_f64(0.75 + 0.25 * fastrand::f64());
-        if let Some(old) = state.entries.insert(key, Entry { body, expires }) {
+        let now = Instant::now();
+        let entry = Entry {
+            body,
+            fresh_until: now + fresh,
+            serve_until: now + ttl,
+        };
+        if let Some(old) = state.entries.insert(key, entry) {
             state.bytes -= old.body.len();
         }
     }
@@ -305,6 +324,36 @@ mod tests {
             ResponseCache::lookup(&cache, "/a", true),
             Some(Lookup::Hit(_))
         ));
+    }
+
+    #[actix_rt::test]
+    async fn a_stale_entry_is_served_only_while_it_is_refreshed_and_within_its_ttl() {
+        let ttl = Duration::from_millis(200);
+        let cache = web::Data::new(ResponseCache::new(ttl, ttl));
+        let g = cache.generation().unwrap();
+        let fresh = Duration::from_millis(20);
+        cache.store("/a".into(), Bytes::from_static(b"old"), g, fresh, ttl);
+        std::thread::sleep(Duration::from_millis(40)); // past fresh
+        let Some(Lookup::Compute {
+            leading: Some(refresh),
+            ..
+        }) = ResponseCache::lookup(&cache, "/a", true)
+        else {
+            panic!("the first request after fresh refreshes");
+        };
+        assert!(
+            matches!(ResponseCache::lookup(&cache, "/a", true), Some(Lookup::Hit(b)) if b == "old"),
+            "the others get the entry meanwhile"
+        );
+        std::thread::sleep(Duration::from_millis(170)); // past the ttl
+        assert!(
+            matches!(
+                ResponseCache::lookup(&cache, "/a", true),
+                Some(Lookup::Wait(_))
+            ),
+            "never beyond the ttl"
+        );
+        drop(refresh);
     }
 
     #[test]
