@@ -3,8 +3,9 @@
 //! a database connection, each hashing in 7 MiB of memory it allocates once
 //! and reuses: the hashing memory of the process is bounded by
 //! `PASSWORD_HASH_CONCURRENCY x 7 MiB` however many logins arrive. The threads
-//! run at a lower CPU priority (nice 10), so a login flood takes the CPU that
-//! requests for data leave idle instead of delaying them.
+//! run in the `SCHED_IDLE` class (nice 10 where that is unavailable), so a
+//! login flood takes the CPU that requests for data leave idle instead of
+//! delaying them.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,7 +26,8 @@ pub const MEMORY_KIB: u32 = 7 * 1024;
 pub const PASSES: u32 = 5;
 pub const LANES: u32 = 1;
 const OUTPUT_LEN: usize = 32;
-/// Niceness of the hashing threads (0 is normal, 19 the lowest priority).
+/// Niceness of the hashing threads where `SCHED_IDLE` is not available
+/// (0 is normal, 19 the lowest priority).
 const HASHING_NICE: i32 = 10;
 /// How long an idle hashing thread keeps its working memory.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
@@ -202,11 +204,40 @@ impl PasswordHasherPool {
     }
 }
 
-fn hashing_thread(queue: &JobQueue) {
+/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs on CPU
+/// time no normal thread wants, and a request thread that wakes up preempts
+/// it at once (a niced thread may first finish its time slice).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn idle_scheduling() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread, and `param` is a valid
+    // `sched_param` that outlives the call.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn idle_scheduling() -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+fn lower_priority() {
+    if idle_scheduling().is_ok() {
+        return;
+    }
     if let Err(e) = rustix::process::setpriority_process(None, HASHING_NICE) {
         // Without it hashing still works, at the same priority as requests.
         log::warn!("could not lower the hashing thread's priority: {e}");
     }
+}
+
+fn hashing_thread(queue: &JobQueue) {
+    lower_priority();
     let mut arena = Arena::new();
     loop {
         match queue.next(IDLE_RELEASE) {
@@ -319,12 +350,16 @@ mod tests {
     #[actix_rt::test]
     async fn hashing_runs_on_lower_priority_threads_that_survive_a_panic() {
         let pool = PasswordHasherPool::new(1).unwrap();
-        let nice = pool
-            .on_hashing_thread(|_| rustix::process::getpriority_process(None))
+        // Field 41 of /proc/<tid>/stat is the scheduling policy (5: SCHED_IDLE).
+        let policy = pool
+            .on_hashing_thread(|_| {
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let after_name = stat.rsplit_once(") ").unwrap().1;
+                after_name.split(' ').nth(41 - 3).unwrap().to_owned()
+            })
             .await
-            .unwrap()
             .unwrap();
-        assert_eq!(nice, HASHING_NICE);
+        assert_eq!(policy, libc::SCHED_IDLE.to_string());
         let panicked = pool
             .on_hashing_thread(|_| -> u8 { panic!("job panics") })
             .await;
