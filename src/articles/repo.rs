@@ -407,9 +407,11 @@ pub fn create(conn: &mut DbConnection, author_id: i64, new: &NewArticle) -> AppR
 
 /// One slug attempt of a PostgreSQL create. `ON CONFLICT DO NOTHING` makes a
 /// taken slug return no row, and every other part depends on the inserted
-/// row, so such an attempt changes nothing. PostgreSQL runs the `article`
-/// and `author` parts first (the final SELECT reads them) and the others
-/// after, in the order written: the common lock order. Tag ids come sorted.
+/// row, so such an attempt changes nothing. Lock order: the final SELECT
+/// runs `article` and `author` (users row) first; the remaining parts run
+/// after it, in an order PostgreSQL does not promise, so `site_total` reads
+/// `tag_totals`, which makes the tag count shards (upserted in tag id order)
+/// locked before the counter shard — the order `delete` uses too.
 const CREATE_ARTICLE_PG: &str = "\
 WITH article AS (
     INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at, tag_list)
@@ -427,9 +429,11 @@ WITH article AS (
     INSERT INTO tag_counts (tag_id, shard, articles_count)
     SELECT t.id, $9, 1 FROM article, unnest($8::bigint[]) AS t(id) ORDER BY t.id
     ON CONFLICT (tag_id, shard) DO UPDATE SET articles_count = tag_counts.articles_count + 1
+    RETURNING tag_id
 ), site_total AS (
     UPDATE counters SET value = value + 1
     WHERE name = $10 AND EXISTS (SELECT 1 FROM article)
+      AND (SELECT count(*) FROM tag_totals) >= 0
 )
 SELECT article.id, author.username, author.bio, author.image FROM article, author";
 
