@@ -7,9 +7,9 @@
 //! login flood takes the CPU that requests for data leave idle instead of
 //! delaying them.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -49,79 +49,22 @@ fn blocks(arena: &mut Arena, count: usize) -> &mut [Block] {
     &mut arena[..count]
 }
 
-type Job = Box<dyn FnOnce(&mut Arena) + Send>;
+/// A job gets the thread's memory and its busy flag, which it clears before
+/// handing over the result.
+type Job = Box<dyn FnOnce(&mut Arena, &AtomicBool) + Send>;
 
-/// Jobs waiting for a hashing thread. A condition variable rather than a
-/// channel: every idle thread waits on it at once, so each notices its own
-/// idle time and frees its memory.
-#[derive(Default)]
-struct JobQueue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
+/// One hashing thread as the request side sees it: a channel into it
+/// (sending never blocks nor takes a lock the thread may hold, so a
+/// low-priority hashing thread can never stall a request thread) and whether
+/// it is running a job.
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+    busy: Arc<AtomicBool>,
 }
 
-#[derive(Default)]
-struct QueueState {
-    jobs: VecDeque<Job>,
-    closed: bool,
-}
-
-enum Next {
-    Job(Job),
-    Idle,
-    Closed,
-}
-
-impl JobQueue {
-    fn push(&self, job: Job) -> bool {
-        let Ok(mut state) = self.state.lock() else {
-            return false;
-        };
-        if state.closed {
-            return false;
-        }
-        state.jobs.push_back(job);
-        self.ready.notify_one();
-        true
-    }
-
-    /// The next job, or `Idle` after `timeout` without one.
-    fn next(&self, timeout: Duration) -> Next {
-        let Ok(mut state) = self.state.lock() else {
-            return Next::Closed;
-        };
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                return Next::Job(job);
-            }
-            if state.closed {
-                return Next::Closed;
-            }
-            let Ok((guard, wait)) = self.ready.wait_timeout(state, timeout) else {
-                return Next::Closed;
-            };
-            state = guard;
-            if wait.timed_out() && state.jobs.is_empty() {
-                return if state.closed {
-                    Next::Closed
-                } else {
-                    Next::Idle
-                };
-            }
-        }
-    }
-
-    fn close(&self) {
-        if let Ok(mut state) = self.state.lock() {
-            state.closed = true;
-        }
-        self.ready.notify_all();
-    }
-}
-
-/// Hashing front end shared by the handlers: a fixed set of hashing threads
-/// fed by a queue, with a semaphore admitting as many jobs as threads, so
-/// requests that give up while waiting never reach a thread.
+/// Hashing front end shared by the handlers: a fixed set of hashing threads,
+/// each with its own channel, and a semaphore admitting as many jobs as there
+/// are threads, so requests beyond that wait without queueing work.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     inner: Arc<Inner>,
@@ -129,36 +72,43 @@ pub struct PasswordHasherPool {
 
 struct Inner {
     permits: Semaphore,
-    queue: Arc<JobQueue>,
-}
-
-/// The last handle gone: the threads finish their jobs and exit.
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.queue.close();
-    }
+    workers: Vec<Worker>,
 }
 
 impl PasswordHasherPool {
+    /// Dropping the last handle drops the channels; each thread then exits.
     pub fn new(threads: usize) -> std::io::Result<Self> {
-        let threads = threads.max(1);
-        let queue = Arc::new(JobQueue::default());
-        for i in 0..threads {
-            let thread_queue = queue.clone();
-            let spawned = std::thread::Builder::new()
+        let mut workers = Vec::new();
+        for i in 0..threads.max(1) {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let busy = Arc::new(AtomicBool::new(false));
+            let thread_busy = busy.clone();
+            std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || hashing_thread(&thread_queue));
-            if let Err(e) = spawned {
-                queue.close();
-                return Err(e);
-            }
+                .spawn(move || hashing_thread(&queue, &thread_busy))?;
+            workers.push(Worker { jobs, busy });
         }
         Ok(PasswordHasherPool {
             inner: Arc::new(Inner {
-                permits: Semaphore::new(threads),
-                queue,
+                permits: Semaphore::new(workers.len()),
+                workers,
             }),
         })
+    }
+
+    /// A thread that is not running a job; with a permit held there is one,
+    /// unless a request gave up while its job still runs — then any thread,
+    /// whose queue the job waits in.
+    fn pick_worker(&self) -> &Worker {
+        let workers = &self.inner.workers;
+        workers
+            .iter()
+            .find(|w| {
+                w.busy
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            })
+            .unwrap_or(&workers[fastrand::usize(..workers.len())])
     }
 
     async fn on_hashing_thread<T: Send + 'static>(
@@ -172,13 +122,21 @@ impl PasswordHasherPool {
             .await
             .map_err(|e| AppError::internal(format!("hash semaphore closed: {e}")))?;
         let (done, result) = oneshot::channel();
-        let queued = self.inner.queue.push(Box::new(move |arena| {
-            // The receiver is gone if the request was dropped meanwhile.
-            let _ = done.send(work(arena));
-        }));
-        if !queued {
-            return Err(AppError::internal("hashing threads are gone"));
-        }
+        let job: Job = Box::new(move |arena, busy| {
+            // A request dropped meanwhile needs no hash.
+            if done.is_closed() {
+                return;
+            }
+            let result = work(arena);
+            // Free before the result wakes the request and it returns its
+            // permit, so a permit always finds a free thread.
+            busy.store(false, Ordering::Release);
+            let _ = done.send(result);
+        });
+        self.pick_worker()
+            .jobs
+            .send(job)
+            .map_err(|_| AppError::internal("hashing threads are gone"))?;
         result
             .await
             .map_err(|_| AppError::internal("hashing job failed"))
@@ -236,21 +194,23 @@ fn lower_priority() {
     }
 }
 
-fn hashing_thread(queue: &JobQueue) {
+fn hashing_thread(queue: &mpsc::Receiver<Job>, busy: &AtomicBool) {
     lower_priority();
     let mut arena = Arena::new();
     loop {
-        match queue.next(IDLE_RELEASE) {
-            Next::Job(job) => {
+        match queue.recv_timeout(IDLE_RELEASE) {
+            Ok(job) => {
+                busy.store(true, Ordering::Release);
                 // A panicking job drops its result sender (the request gets
                 // a 500); the thread stays.
-                if catch_unwind(AssertUnwindSafe(|| job(&mut arena))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| job(&mut arena, busy))).is_err() {
                     arena = Arena::new();
                 }
+                busy.store(false, Ordering::Release);
             }
             // Freed blocks of this size go back to the system (see main.rs).
-            Next::Idle => arena = Arena::new(),
-            Next::Closed => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => arena = Arena::new(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -369,16 +329,22 @@ mod tests {
         assert!(!pool.verify("still works".into(), None).await.unwrap());
     }
 
-    #[test]
-    fn idle_threads_notice_it_and_a_closed_queue_takes_no_jobs() {
-        let queue = JobQueue::default();
-        let short = Duration::from_millis(10);
-        assert!(matches!(queue.next(short), Next::Idle));
-        assert!(queue.push(Box::new(|_| {})));
-        assert!(matches!(queue.next(short), Next::Job(_)));
-        queue.close();
-        assert!(!queue.push(Box::new(|_| {})));
-        assert!(matches!(queue.next(short), Next::Closed));
+    #[actix_rt::test]
+    async fn more_concurrent_hashes_than_threads_all_complete() {
+        let pool = PasswordHasherPool::new(2).unwrap();
+        let hashes =
+            futures_util::future::join_all((0..5).map(|i| pool.hash(format!("password {i}"))))
+                .await;
+        for (i, h) in hashes.into_iter().enumerate() {
+            let h = h.unwrap();
+            assert!(pool.verify(format!("password {i}"), Some(h)).await.unwrap());
+        }
+        for worker in &pool.inner.workers {
+            assert!(
+                !worker.busy.load(Ordering::Acquire),
+                "all threads free again"
+            );
+        }
     }
 
     #[test]
