@@ -1,15 +1,21 @@
 //! The one error type of the service and its mapping to HTTP responses.
 //! Every error body has the spec's shape: `{"errors": {"<field>": ["message"]}}`.
+//! Server-side failures keep their cause chain (`source()`), which is logged
+//! once, at the response boundary; the client only ever sees a generic body.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-/// Field name -> messages, serialised in a stable (sorted) order.
+/// Field name (as the client spelt it) -> messages, in a stable order.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// Any error that may be kept as a cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -25,10 +31,20 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A dependency is down or overloaded: 503, the client may retry.
+    #[error("service unavailable: {context}")]
+    Unavailable {
+        context: &'static str,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A bug or an unforeseen failure: 500.
+    #[error("internal error: {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl AppError {
@@ -44,8 +60,28 @@ impl AppError {
         Self::field("body", message)
     }
 
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        AppError::Internal(cause.to_string())
+    /// A 500 caused by `source`.
+    pub fn internal(context: &'static str, source: impl Into<BoxError>) -> Self {
+        AppError::Internal {
+            context,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A 500 without an underlying error (an invariant that did not hold).
+    pub fn bug(context: &'static str) -> Self {
+        AppError::Internal {
+            context,
+            source: None,
+        }
+    }
+
+    /// A 503 caused by `source`.
+    pub fn unavailable(context: &'static str, source: impl Into<BoxError>) -> Self {
+        AppError::Unavailable {
+            context,
+            source: Some(source.into()),
+        }
     }
 
     fn field_errors(&self) -> FieldErrors {
@@ -58,12 +94,27 @@ impl AppError {
             AppError::TooManyRequests { .. } => {
                 ("body", "too many requests, retry later".to_owned())
             }
-            AppError::Unavailable(_) => ("body", "service temporarily unavailable".to_owned()),
-            AppError::Internal(_) => ("body", "internal server error".to_owned()),
+            AppError::Unavailable { .. } => ("body", "service temporarily unavailable".to_owned()),
+            AppError::Internal { .. } => ("body", "internal server error".to_owned()),
         };
         let mut errors = FieldErrors::new();
         errors.insert(field.to_owned(), vec![message]);
         errors
+    }
+}
+
+/// Displays an error and every cause below it: `a: b: c`.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
     }
 }
 
@@ -81,18 +132,19 @@ impl ResponseError for AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        // The response boundary: the one place a server-side cause is logged.
-        // The request id reaches this line through the logger's task-local.
+        // The response boundary: the one place a server-side cause is logged,
+        // with its whole chain. The request id reaches this line through the
+        // logger's task-local.
         match self {
-            AppError::Internal(cause) => log::error!("request failed: {cause}"),
-            AppError::Unavailable(cause) => log::warn!("request shed: {cause}"),
+            AppError::Internal { .. } => log::error!("request failed: {}", Chain(self)),
+            AppError::Unavailable { .. } => log::warn!("request shed: {}", Chain(self)),
             _ => {}
         }
         let mut response = HttpResponse::build(status);
@@ -103,9 +155,35 @@ impl ResponseError for AppError {
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Token"));
         }
+        if status.is_server_error() {
+            response.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
         response.json(ErrorBody {
             errors: self.field_errors(),
         })
+    }
+}
+
+/// Whether a database error means the database (or the way to it) is
+/// unavailable rather than the request being wrong: a lost connection, a
+/// statement or lock timeout, SQLite's busy timeout.
+pub fn is_unavailability(err: &DieselError) -> bool {
+    match err {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::SerializationFailure,
+            _,
+        ) => true,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let m = info.message();
+            // PostgreSQL (lc_messages=C, the server default) and SQLite texts.
+            m.starts_with("canceling statement due to")
+                || m.starts_with("terminating connection")
+                || m.contains("database is locked")
+                || m.contains("database is busy")
+        }
+        _ => false,
     }
 }
 
@@ -113,16 +191,11 @@ impl From<DieselError> for AppError {
     fn from(err: DieselError) -> Self {
         match err {
             DieselError::NotFound => AppError::NotFound("resource"),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                // Callers map the uniqueness they expect to a field error; one
-                // that reaches here is a conflict the handler did not foresee.
-                AppError::body(format!("conflict: {}", info.message()))
-            }
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            ) => AppError::Unavailable(format!("database connection lost: {}", info.message())),
-            other => AppError::Internal(format!("database error: {other}")),
+            e if is_unavailability(&e) => AppError::unavailable("database", e),
+            // Constraints a handler expects are mapped to field errors by
+            // name (`db::constraints`) before they get here; one that arrives
+            // is a bug, and its text must not reach the client.
+            e => AppError::internal("database", e),
         }
     }
 }
@@ -135,13 +208,32 @@ impl From<validator::ValidationErrors> for AppError {
     }
 }
 
-/// Flattens nested validator errors (`{"user": {"email": ..}}`) to leaf field names.
+/// The JSON name of a request field: the DTOs are `rename_all = "camelCase"`
+/// (or single words), while `validator` reports the Rust name.
+pub fn wire_name(rust_name: &str) -> String {
+    let mut out = String::with_capacity(rust_name.len());
+    let mut upper = false;
+    for c in rust_name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Flattens nested validator errors (`{"user": {"email": ..}}`) to leaf
+/// field names as the client sent them.
 fn collect_validation_errors(errors: &validator::ValidationErrors, out: &mut FieldErrors) {
     use validator::ValidationErrorsKind;
     for (field, kind) in errors.errors() {
         match kind {
             ValidationErrorsKind::Field(list) => {
-                let messages = out.entry(field.to_string()).or_default();
+                let messages = out.entry(wire_name(field)).or_default();
                 for e in list {
                     messages.push(
                         e.message
@@ -162,3 +254,60 @@ fn collect_validation_errors(errors: &validator::ValidationErrors, out: &mut Fie
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_camel_case() {
+        assert_eq!(wire_name("tag_list"), "tagList");
+        assert_eq!(wire_name("email"), "email");
+    }
+
+    #[test]
+    fn the_chain_shows_every_cause_and_the_body_none() {
+        let io = std::io::Error::other("connection reset");
+        let err = AppError::internal("reading rows", io);
+        assert_eq!(
+            Chain(&err).to_string(),
+            "internal error: reading rows: connection reset"
+        );
+        let body = err.field_errors();
+        assert_eq!(body["body"], vec!["internal server error".to_owned()]);
+    }
+
+    #[test]
+    fn unforeseen_constraint_violations_are_500s_without_database_text() {
+        let err: AppError = DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new("duplicate key value violates unique constraint \"x\"".to_owned()),
+        )
+        .into();
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!format!("{:?}", err.field_errors()).contains("duplicate"));
+    }
+
+    #[test]
+    fn lost_connections_and_timeouts_are_503s() {
+        for (kind, message) in [
+            (
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+            (DatabaseErrorKind::Unknown, "database is locked"),
+        ] {
+            let err: AppError =
+                DieselError::DatabaseError(kind, Box::new(message.to_owned())).into();
+            assert_eq!(
+                err.status_code(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{message}"
+            );
+        }
+    }
+}

@@ -4,11 +4,15 @@
 
 use std::process::ExitCode;
 
-use conduit::config::{Config, LogFormat};
+use conduit::config::{Config, DatabaseConfig, HttpConfig, TelemetryConfig};
+use conduit::error::Chain;
 use conduit::startup::{self, Application};
 use conduit::telemetry::logging;
 
-const USAGE: &str = "usage: conduit [serve|migrate]\n  serve    run the API server (default)\n  migrate  apply pending database migrations and exit";
+const USAGE: &str = "usage: conduit [serve|migrate|healthcheck]
+  serve        run the API server (default)
+  migrate      apply pending database migrations and exit (needs only DATABASE_URL)
+  healthcheck  exit 0 if the server on HOST:PORT answers /health/live (for containers)";
 
 /// glibc malloc settings that keep the resident set small and bounded:
 /// - two arenas instead of eight per core: every thread that allocates may
@@ -38,22 +42,98 @@ fn tune_allocator() {}
 
 fn main() -> ExitCode {
     tune_allocator();
+    let _ = dotenvy::dotenv();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    match command.as_str() {
+        "serve" | "migrate" => {}
+        // Before logging: a probe's output is its exit status.
+        "healthcheck" => return healthcheck(),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let log_format = match TelemetryConfig::from_env() {
+        Ok(t) => t.log_format,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(log_format);
+    if command == "migrate" {
+        return migrate();
+    }
     serve()
+}
+
+/// `conduit migrate`: needs only the database settings (`DATABASE_URL`).
+fn migrate() -> ExitCode {
+    let result = DatabaseConfig::from_env()
+        .map_err(|e| e.to_string())
+        .and_then(|db| startup::migrate(&db).map_err(|e| Chain(&e).to_string()));
+    match result {
+        Ok(applied) => {
+            log::info!("migrations applied: {applied:?}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("migration failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `conduit healthcheck`: exit 0 if `/health/live` on `HOST`:`PORT` answers
+/// 200 within two seconds (for a container's HEALTHCHECK, which has no curl).
+fn healthcheck() -> ExitCode {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let http = match HttpConfig::from_env() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = http.local_address();
+    let probe = || -> std::io::Result<bool> {
+        let timeout = Duration::from_secs(2);
+        let target = address
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut stream = TcpStream::connect_timeout(&target, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        write!(
+            stream,
+            "GET /health/live HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("{address}: /health/live did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{address}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[actix_web::main]
 async fn serve() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    let log_format = match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => LogFormat::Json,
-        _ => LogFormat::Text,
-    };
-    logging::init(log_format);
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
-    if !matches!(command.as_str(), "serve" | "migrate") {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -61,22 +141,10 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if command == "migrate" {
-        return match startup::migrate(&config) {
-            Ok(applied) => {
-                log::info!("migrations applied: {applied:?}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                log::error!("{e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     let app = match Application::build(config) {
         Ok(app) => app,
         Err(e) => {
-            log::error!("start-up failed: {e}");
+            log::error!("start-up failed: {}", Chain(&e));
             return ExitCode::FAILURE;
         }
     };

@@ -3,89 +3,98 @@
 //! which the tests use.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServerHandle, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 
-use crate::auth::{JwtKeys, PasswordHasherPool};
-use crate::config::{Config, MetricsExposure};
-use crate::db::{Pool, PoolSettings};
+use crate::auth::{Authenticator, JwtKeys, PasswordHasherPool};
+use crate::config::{Config, DatabaseConfig, MetricsExposure};
+use crate::db::{Pool, PoolError, PoolSettings};
 use crate::error::AppError;
-use crate::health::{HealthSettings, Lifecycle};
-use crate::http::cache::{http_cache, CacheSettings};
+use crate::health::Health;
+use crate::http::cache::{http_cache, HttpCaching};
 use crate::http::compress::{compress, Compression};
-use crate::http::extractors;
 use crate::http::rate_limit::AuthRateLimiter;
 use crate::http::response_cache::ResponseCache;
+use crate::http::{extractors, security};
 use crate::routes;
-use crate::telemetry::metrics::Metrics;
+use crate::shared::generations::Generations;
+use crate::shared::redis::{RedisSetupError, RedisStore};
+use crate::state::AppState;
+use crate::telemetry::metrics::{Metrics, MetricsError};
 use crate::telemetry::request::request_context;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("database: {0}")]
-    Database(String),
-    #[error("metrics: {0}")]
-    Metrics(String),
-    #[error("starting the password hashing threads: {0}")]
-    HashingThreads(std::io::Error),
-    #[error("binding {addr}: {source}")]
+    #[error("database")]
+    Database(#[from] PoolError),
+    #[error("metrics")]
+    Metrics(#[from] MetricsError),
+    #[error("Redis")]
+    Redis(#[from] RedisSetupError),
+    #[error("response cache metrics")]
+    CacheMetrics(#[source] prometheus::Error),
+    #[error("starting the password hashing threads")]
+    HashingThreads(#[source] std::io::Error),
+    #[error("binding {addr}")]
     Bind {
         addr: String,
+        #[source]
         source: std::io::Error,
     },
 }
 
-fn pool_settings(config: &Config) -> PoolSettings {
+fn pool_settings(database: &DatabaseConfig) -> PoolSettings {
     PoolSettings {
-        max_size: config.pool_max_size,
-        min_idle: config.pool_min_idle,
-        acquire_timeout: config.pool_timeout,
-        statement_timeout: config.statement_timeout,
+        max_size: database.pool_max_size,
+        min_idle: database.pool_min_idle,
+        acquire_timeout: database.pool_timeout,
+        statement_timeout: database.statement_timeout,
     }
 }
 
 /// `conduit migrate`: apply pending migrations and return their versions.
-pub fn migrate(config: &Config) -> Result<Vec<String>, StartupError> {
-    let metrics = Metrics::new(false).map_err(StartupError::Metrics)?;
-    let mut settings = pool_settings(config);
+/// Needs only the database settings.
+pub fn migrate(database: &DatabaseConfig) -> Result<Vec<String>, StartupError> {
+    let metrics = Metrics::new(false)?;
+    let mut settings = pool_settings(database);
     settings.min_idle = 0;
-    let pool =
-        Pool::new(&config.database_url, &settings, metrics.db).map_err(StartupError::Database)?;
-    pool.run_migrations().map_err(StartupError::Database)
+    let pool = Pool::new(&database.url, &settings, metrics.db)?;
+    Ok(pool.run_migrations()?)
 }
 
 pub struct Application {
     port: u16,
     server: Server,
     metrics_server: Option<Server>,
-    pool: Pool,
-    lifecycle: web::Data<Lifecycle>,
+    state: web::Data<AppState>,
     drain: Duration,
 }
 
 impl Application {
+    /// Builds everything the server needs, once: pool, Redis connection,
+    /// caches, application state; binds the listener (port 0 picks a free
+    /// one). Must run inside the async runtime.
     pub fn build(config: Config) -> Result<Self, StartupError> {
-        let metrics = Metrics::new(config.metrics == MetricsExposure::Public)
-            .map_err(StartupError::Metrics)?;
+        let metrics = Metrics::new(config.telemetry.metrics == MetricsExposure::Public)?;
         let pool = Pool::new(
-            &config.database_url,
-            &pool_settings(&config),
+            &config.database.url,
+            &pool_settings(&config.database),
             metrics.db.clone(),
-        )
-        .map_err(StartupError::Database)?;
-        if config.run_migrations {
-            let applied = pool.run_migrations().map_err(StartupError::Database)?;
+        )?;
+        if config.database.run_migrations {
+            let applied = pool.run_migrations()?;
             if !applied.is_empty() {
                 log::info!("applied migrations: {applied:?}");
             }
         }
-        let addr = config.bind_address();
+        let addr = config.http.bind_address();
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
             addr: addr.clone(),
             source,
@@ -93,74 +102,87 @@ impl Application {
         let port = listener
             .local_addr()
             .map(|a| a.port())
-            .unwrap_or(config.port);
+            .unwrap_or(config.http.port);
 
-        let lifecycle = web::Data::new(Lifecycle::default());
-        let pool_data = web::Data::new(pool.clone());
-        let keys = web::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl));
-        let hasher = web::Data::new(
-            PasswordHasherPool::new(config.max_concurrent_hashes)
-                .map_err(StartupError::HashingThreads)?,
+        let redis = match &config.redis {
+            Some(redis) => Some(Arc::new(RedisStore::new(redis, &metrics.registry)?)),
+            None => None,
+        };
+        let generations = Arc::new(match &redis {
+            Some(redis) => Generations::shared(redis.clone()),
+            None => Generations::local(),
+        });
+        let auth = Arc::new(Authenticator::new(
+            JwtKeys::new(&config.auth.jwt_secret, config.auth.jwt_ttl),
+            pool.clone(),
+            generations.clone(),
+        ));
+        let cache = Arc::new(
+            ResponseCache::new(
+                &config.cache,
+                generations.clone(),
+                auth.clone(),
+                &metrics.registry,
+            )
+            .map_err(StartupError::CacheMetrics)?,
         );
-        let limiter = web::Data::new(AuthRateLimiter::new(
-            config
-                .rate_limit_enabled
-                .then_some(config.rate_limit_per_minute),
-            config.rate_limit_burst,
-            config.trust_proxy,
-        ));
-        let health = web::Data::new(HealthSettings {
-            db_timeout: config.health_db_timeout,
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            auth,
+            hasher: PasswordHasherPool::new(config.auth.hash_concurrency)
+                .map_err(StartupError::HashingThreads)?,
+            limiter: AuthRateLimiter::new(
+                &config.rate_limit,
+                config.http.trust_proxy,
+                redis.clone(),
+            ),
+            generations,
+            health: Health::new(config.database.health_timeout, redis.clone()),
         });
-        let cache = web::Data::new(CacheSettings {
-            public_max_age_secs: config.cache_max_age_secs,
-        });
-        let response_cache = web::Data::new(ResponseCache::new(
-            Duration::from_secs(u64::from(config.cache_max_age_secs)),
-            config.cache_signed_in,
-        ));
-        let compression = web::Data::new(Compression::new(config.compression_min_bytes));
+        let compression = Arc::new(Compression::new(config.http.compression_min_bytes));
+        let http_caching = Arc::new(HttpCaching::new(config.cache.shared_max_age_secs));
         let http_metrics = metrics.http.clone();
-        let body_limit = config.body_limit_bytes;
-        let origins = config.cors_allowed_origins.clone();
-        let lifecycle_data = lifecycle.clone();
+        let body_limit = config.http.body_limit_bytes;
+        let origins = config.http.cors_allowed_origins.clone();
+        let app_state = state.clone();
 
         // Each worker has its own blocking pool for database work (hashing
         // has its own threads). Threads beyond a worker's share of the
         // connections would only wait, and every thread costs memory (stack,
         // allocator caches).
-        let blocking_threads = (config.pool_max_size as usize).div_ceil(config.workers) + 1;
+        let workers = config.http.workers;
+        let blocking_threads = (config.database.pool_max_size as usize).div_ceil(workers) + 1;
         let server = HttpServer::new(move || {
+            let compression = compression.clone();
+            let http_caching = http_caching.clone();
             App::new()
-                .app_data(pool_data.clone())
-                .app_data(keys.clone())
-                .app_data(hasher.clone())
-                .app_data(limiter.clone())
-                .app_data(health.clone())
-                .app_data(cache.clone())
-                .app_data(compression.clone())
-                .app_data(response_cache.clone())
-                .app_data(lifecycle_data.clone())
+                .app_data(app_state.clone())
                 .app_data(extractors::json_config(body_limit))
                 .app_data(extractors::query_config())
                 .app_data(extractors::path_config())
-                .configure(routes::configure)
-                // Innermost first: caching sees the handler's body, then
-                // compression, CORS, error shaping, metrics, and outermost
-                // the request context that times and logs the whole request.
-                .wrap(from_fn(http_cache))
-                .wrap(from_fn(compress))
+                .configure(|cfg| routes::configure(cfg, &cache))
+                // Innermost first: caching headers see the handler's body,
+                // then compression, CORS, error shaping, security headers,
+                // metrics, and outermost the request context that times and
+                // logs the whole request.
+                .wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+                    http_cache(http_caching.clone(), req, next)
+                }))
+                .wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+                    compress(compression.clone(), req, next)
+                }))
                 .wrap(cors(&origins))
                 .wrap(json_errors())
+                .wrap(security::headers())
                 .wrap(http_metrics.clone())
                 .wrap(from_fn(request_context))
         })
-        .workers(config.workers)
+        .workers(workers)
         .worker_max_blocking_threads(blocking_threads)
-        .keep_alive(config.keep_alive)
-        .client_request_timeout(config.client_request_timeout)
+        .keep_alive(config.http.keep_alive)
+        .client_request_timeout(config.http.client_request_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .shutdown_timeout(config.shutdown.timeout.as_secs())
         .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind {
@@ -169,25 +191,28 @@ impl Application {
         })?
         .run();
 
-        let metrics_server = match &config.metrics {
+        let metrics_server = match &config.telemetry.metrics {
             MetricsExposure::Separate(metrics_addr) => {
                 Some(metrics_listener(*metrics_addr, metrics.registry.clone())?)
             }
             _ => None,
         };
         log::info!(
-            "listening on {}:{port} ({} workers, database {:?})",
-            config.host,
-            config.workers,
-            pool.backend()
+            "listening on {}:{port} ({workers} workers, database {:?}, {})",
+            config.http.host,
+            pool.backend(),
+            if redis.is_some() {
+                "shared state in Redis"
+            } else {
+                "single instance"
+            }
         );
         Ok(Application {
             port,
             server,
             metrics_server,
-            pool,
-            lifecycle,
-            drain: config.shutdown_drain,
+            state,
+            drain: config.shutdown.drain,
         })
     }
 
@@ -196,7 +221,7 @@ impl Application {
     }
 
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.state.pool
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -209,12 +234,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let metrics_handle = self.metrics_server.as_ref().map(Server::handle);
-        spawn_signal_listener(self.lifecycle.clone(), self.drain, handle, metrics_handle);
+        spawn_signal_listener(self.state.clone(), self.drain, handle, metrics_handle);
         if let Some(metrics_server) = self.metrics_server {
             actix_rt::spawn(metrics_server);
         }
         let result = self.server.await;
-        drop(self.pool);
+        drop(self.state);
         log::info!("server stopped");
         result
     }
@@ -253,14 +278,14 @@ fn metrics_listener(
 }
 
 fn spawn_signal_listener(
-    lifecycle: web::Data<Lifecycle>,
+    state: web::Data<AppState>,
     drain: Duration,
     handle: ServerHandle,
     metrics: Option<ServerHandle>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
-        let lifecycle = lifecycle.clone();
+        let state = state.clone();
         let handle = handle.clone();
         let metrics = metrics.clone();
         actix_rt::spawn(async move {
@@ -269,7 +294,7 @@ fn spawn_signal_listener(
                 return;
             };
             stream.recv().await;
-            if !lifecycle.start_draining() {
+            if !state.health.start_draining() {
                 return;
             }
             log::info!("shutdown signal received; draining for {drain:?}");
@@ -318,7 +343,7 @@ fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             404 => AppError::NotFound("route"),
             405 => AppError::field("method", "not allowed for this route"),
             413 => AppError::PayloadTooLarge,
-            s if s >= 500 => AppError::Internal(format!("framework error {status}")),
+            s if s >= 500 => AppError::bug("the framework answered with a server error"),
             _ => AppError::body(status.canonical_reason().unwrap_or("bad request")),
         };
         let mut json = err.error_response();

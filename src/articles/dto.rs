@@ -6,8 +6,10 @@ use validator::Validate;
 
 use super::model::ArticleView;
 use super::repo::{ListFilter, NewArticle, Page};
+use crate::domain::{TagList, TagName, Username};
 use crate::error::{AppError, AppResult};
 use crate::profiles::dto::Profile;
+use crate::users::dto::field;
 use crate::validation::{self, *};
 
 /// Default and maximum page size. Larger `limit`s are capped, not refused.
@@ -31,7 +33,8 @@ pub struct NewArticleDto {
     pub title: Option<String>,
     #[validate(
         required(message = "can't be blank"),
-        length(max = DESCRIPTION_MAX, message = "is too long (at most 1000 characters)")
+        length(max = DESCRIPTION_MAX, message = "is too long (at most 1000 characters)"),
+        custom(function = "validation::storable")
     )]
     pub description: Option<String>,
     #[validate(
@@ -51,19 +54,11 @@ impl CreateArticleRequest {
         let (Some(title), Some(description), Some(body)) = (a.title, a.description, a.body) else {
             return Err(AppError::body("title, description and body are required"));
         };
-        let mut tags: Vec<String> = a
-            .tag_list
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| t.trim().to_owned())
-            .collect();
-        tags.sort();
-        tags.dedup();
         Ok(NewArticle {
             title: title.trim().to_owned(),
             description: description.trim().to_owned(),
             body,
-            tags,
+            tags: field("tagList", TagList::parse(&a.tag_list.unwrap_or_default()))?,
         })
     }
 }
@@ -81,7 +76,10 @@ pub struct UpdateArticleDto {
         custom(function = "validation::not_blank")
     )]
     pub title: Option<String>,
-    #[validate(length(max = DESCRIPTION_MAX, message = "is too long (at most 1000 characters)"))]
+    #[validate(
+        length(max = DESCRIPTION_MAX, message = "is too long (at most 1000 characters)"),
+        custom(function = "validation::storable")
+    )]
     pub description: Option<String>,
     #[validate(
         length(max = ARTICLE_BODY_MAX, message = "is too long (at most 50000 characters)"),
@@ -113,60 +111,82 @@ impl UpdateArticleRequest {
     }
 }
 
+/// `?tag=&author=&favorited=&limit=&offset=`. Numbers are read as text and
+/// parsed here, so a bad one is reported under its own name.
 #[derive(Deserialize)]
 pub struct ListParams {
     pub tag: Option<String>,
     pub author: Option<String>,
     pub favorited: Option<String>,
-    // Not `#[serde(flatten)]`: flattened query strings lose their number types.
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    pub limit: Option<String>,
+    pub offset: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct PageParams {
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+fn number(field: &str, raw: Option<&str>, default: i64, min: i64) -> AppResult<i64> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(default);
+    };
+    let n: i64 = raw
+        .parse()
+        .map_err(|_| AppError::field(field, "must be an integer"))?;
+    if n < min {
+        return Err(AppError::field(field, format!("must be at least {min}")));
+    }
+    Ok(n)
 }
 
 impl PageParams {
     pub fn parse(&self) -> AppResult<Page> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if limit < 1 {
-            return Err(AppError::field("limit", "must be at least 1"));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset < 0 {
-            return Err(AppError::field("offset", "must be at least 0"));
-        }
-        Ok(Page {
-            limit: limit.min(MAX_LIMIT),
-            offset,
-        })
+        page(self.limit.as_deref(), self.offset.as_deref())
     }
 }
 
-fn filter_value(field: &str, v: Option<String>) -> AppResult<Option<String>> {
+fn page(limit: Option<&str>, offset: Option<&str>) -> AppResult<Page> {
+    Ok(Page {
+        limit: number("limit", limit, DEFAULT_LIMIT, 1)?.min(MAX_LIMIT),
+        offset: number("offset", offset, 0, 0)?,
+    })
+}
+
+/// A filter value: blank means "no filter"; `Err(None)` one that no article
+/// can match (so the answer is an empty page without a query).
+fn filter_value<T>(
+    field: &str,
+    v: Option<String>,
+    lookup: impl FnOnce(&str) -> Option<T>,
+) -> AppResult<Result<Option<T>, ()>> {
     match v {
         Some(s) if s.chars().count() > FILTER_MAX => Err(AppError::field(field, "is too long")),
-        Some(s) if s.trim().is_empty() => Ok(None),
-        other => Ok(other),
+        Some(s) if s.trim().is_empty() => Ok(Ok(None)),
+        Some(s) => Ok(lookup(&s).map(Some).ok_or(())),
+        None => Ok(Ok(None)),
     }
 }
 
 impl ListParams {
-    pub fn parse(self) -> AppResult<(ListFilter, Page)> {
-        let page = PageParams {
-            limit: self.limit,
-            offset: self.offset,
-        }
-        .parse()?;
-        let filter = ListFilter {
-            tag: filter_value("tag", self.tag)?,
-            author: filter_value("author", self.author)?,
-            favorited: filter_value("favorited", self.favorited)?,
+    /// The filter and page; `None` for a filter that matches nothing.
+    pub fn parse(self) -> AppResult<(Option<ListFilter>, Page)> {
+        let page = page(self.limit.as_deref(), self.offset.as_deref())?;
+        let tag = filter_value("tag", self.tag, TagName::lookup)?;
+        let author = filter_value("author", self.author, Username::lookup)?;
+        let favorited = filter_value("favorited", self.favorited, Username::lookup)?;
+        let (Ok(tag), Ok(author), Ok(favorited)) = (tag, author, favorited) else {
+            return Ok((None, page));
         };
-        Ok((filter, page))
+        Ok((
+            Some(ListFilter {
+                tag,
+                author,
+                favorited,
+            }),
+            page,
+        ))
     }
 }
 
@@ -178,7 +198,7 @@ pub struct Article {
     pub description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    pub tag_list: Vec<String>,
+    pub tag_list: TagList,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "crate::timestamp::serialize")]

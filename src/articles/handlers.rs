@@ -8,72 +8,77 @@ use super::dto::{
 };
 use super::model::ArticleChanges;
 use super::repo::{self, ArticleRef};
-use super::slug;
 use crate::auth::{AuthUser, MaybeAuthUser};
-use crate::db::{write_tx, DbConnection, Pool};
+use crate::db::DbConnection;
+use crate::domain::{Slug, UserId};
 use crate::error::{AppError, AppResult};
-use crate::profiles::repo::ANONYMOUS;
+use crate::state::AppState;
 use crate::timestamp;
 
+const NOT_FOUND: AppError = AppError::NotFound("article");
+
 pub async fn list(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     viewer: MaybeAuthUser,
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
     let (filter, page) = params.into_inner().parse()?;
-    let viewer = viewer.id().unwrap_or(ANONYMOUS);
-    let (views, total) = pool
-        .run(move |conn| Ok(repo::list(conn, &filter, page, viewer)?))
+    let Some(filter) = filter else {
+        return Ok(HttpResponse::Ok().json(MultipleArticlesResponse::new(Vec::new(), 0)));
+    };
+    let viewer = viewer.viewer();
+    let (views, total) = state
+        .read(move |conn| repo::list(conn, &filter, page, viewer))
         .await?;
     Ok(HttpResponse::Ok().json(MultipleArticlesResponse::new(views, total)))
 }
 
 pub async fn feed(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     params: web::Query<PageParams>,
 ) -> AppResult<HttpResponse> {
     let page = params.parse()?;
-    let (views, total) = pool
-        .run(move |conn| Ok(repo::feed(conn, page, user.id)?))
+    let (views, total) = state
+        .read(move |conn| repo::feed(conn, page, user.id))
         .await?;
     Ok(HttpResponse::Ok().json(MultipleArticlesResponse::new(views, total)))
 }
 
 pub async fn get(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     viewer: MaybeAuthUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let viewer = viewer.id().unwrap_or(ANONYMOUS);
-    let slug = slug.into_inner();
-    let view = pool
-        .run(move |conn| Ok(repo::find_view(conn, &slug, viewer)?))
+    let slug = Slug::lookup(&slug).ok_or(NOT_FOUND)?;
+    let viewer = viewer.viewer();
+    let view = state
+        .read(move |conn| repo::find_view(conn, &slug, viewer))
         .await?
-        .ok_or(AppError::NotFound("article"))?;
+        .ok_or(NOT_FOUND)?;
     Ok(HttpResponse::Ok().json(SingleArticleResponse::from(view)))
 }
 
 pub async fn create(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<CreateArticleRequest>,
 ) -> AppResult<HttpResponse> {
     let new = body.into_inner().parse()?;
-    let view = pool
-        .run(move |conn| repo::create(conn, user.id, &new))
+    let view = state
+        .write(move |conn| repo::create(conn, user.id, &new))
         .await?;
     Ok(HttpResponse::Created().json(SingleArticleResponse::from(view)))
 }
 
-fn find_article(conn: &mut DbConnection, slug: &str) -> AppResult<ArticleRef> {
-    repo::find_ref(conn, slug)?.ok_or(AppError::NotFound("article"))
+fn find_article(conn: &mut DbConnection, slug: &Slug) -> AppResult<ArticleRef> {
+    repo::find_ref(conn, slug)?.ok_or(NOT_FOUND)
 }
 
 /// The article at `slug` if `user` wrote it: 404 / 403 otherwise.
-fn owned_article(conn: &mut DbConnection, slug: &str, user: i64) -> AppResult<ArticleRef> {
+fn owned_article(conn: &mut DbConnection, slug: &Slug, user: UserId) -> AppResult<ArticleRef> {
     let article = find_article(conn, slug)?;
-    if article.author_id != user {
+    if article.author != user {
         return Err(AppError::Forbidden(
             "only the author may change this article",
         ));
@@ -82,88 +87,78 @@ fn owned_article(conn: &mut DbConnection, slug: &str, user: i64) -> AppResult<Ar
 }
 
 pub async fn update(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
-    slug_param: web::Path<String>,
+    slug: web::Path<String>,
     body: web::Json<UpdateArticleRequest>,
 ) -> AppResult<HttpResponse> {
     let update = body.into_inner().parse()?;
-    let current_slug = slug_param.into_inner();
-    let view = pool
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let article = owned_article(conn, &current_slug, user.id)?;
-                // A new title gets a new slug unless it slugifies the same.
-                let new_base = update
-                    .title
-                    .as_deref()
-                    .map(slug::base)
-                    .filter(|b| *b != slug::base(&article.title));
-                let changes = ArticleChanges {
-                    slug: None,
-                    title: update.title,
-                    description: update.description,
-                    body: update.body,
-                    updated_at: Some(timestamp::now()),
-                };
-                let new_slug = repo::update(conn, article.id, new_base, changes)?;
-                repo::find_view(conn, &new_slug, user.id)?.ok_or(AppError::NotFound("article"))
-            })
+    let slug = Slug::lookup(&slug).ok_or(NOT_FOUND)?;
+    let view = state
+        .write(move |conn| {
+            let article = owned_article(conn, &slug, user.id)?;
+            let changes = ArticleChanges {
+                slug: None,
+                title: update.title,
+                description: update.description,
+                body: update.body,
+                updated_at: Some(timestamp::now()),
+            };
+            let new_slug = repo::update(conn, &article, changes)?;
+            repo::find_view(conn, &new_slug, Some(user.id))?.ok_or(NOT_FOUND)
         })
         .await?;
     Ok(HttpResponse::Ok().json(SingleArticleResponse::from(view)))
 }
 
 pub async fn delete(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let slug = slug.into_inner();
-    pool.run(move |conn| {
-        write_tx(conn, |conn| {
+    let slug = Slug::lookup(&slug).ok_or(NOT_FOUND)?;
+    state
+        .write(move |conn| {
             let article = owned_article(conn, &slug, user.id)?;
-            Ok(repo::delete(conn, article.id, article.author_id)?)
+            Ok(repo::delete(conn, &article)?)
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn set_favorite(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     slug: String,
     favorite: bool,
 ) -> AppResult<HttpResponse> {
-    let view = pool
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let article = find_article(conn, &slug)?;
-                if favorite {
-                    repo::favorite(conn, user.id, article.id)?;
-                } else {
-                    repo::unfavorite(conn, user.id, article.id)?;
-                }
-                repo::find_view(conn, &slug, user.id)?.ok_or(AppError::NotFound("article"))
-            })
+    let slug = Slug::lookup(&slug).ok_or(NOT_FOUND)?;
+    let view = state
+        .write(move |conn| {
+            let article = find_article(conn, &slug)?;
+            if favorite {
+                repo::favorite(conn, user.id, article.id)?;
+            } else {
+                repo::unfavorite(conn, user.id, article.id)?;
+            }
+            repo::find_view(conn, &slug, Some(user.id))?.ok_or(NOT_FOUND)
         })
         .await?;
     Ok(HttpResponse::Ok().json(SingleArticleResponse::from(view)))
 }
 
 pub async fn favorite(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    set_favorite(pool, user, slug.into_inner(), true).await
+    set_favorite(state, user, slug.into_inner(), true).await
 }
 
 pub async fn unfavorite(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    set_favorite(pool, user, slug.into_inner(), false).await
+    set_favorite(state, user, slug.into_inner(), false).await
 }

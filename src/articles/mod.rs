@@ -5,31 +5,31 @@ pub mod dto;
 mod handlers;
 pub mod model;
 pub mod repo;
-pub mod slug;
 
-use actix_web::middleware::from_fn;
+use std::sync::Arc;
+
 use actix_web::web;
 
-use crate::http::response_cache::serve_cached;
+use crate::http::response_cache::ResponseCache;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
     cfg.service(
         web::scope("/articles")
             .service(
                 web::resource("")
-                    .wrap(from_fn(serve_cached))
+                    .wrap(cache.layer())
                     .get(handlers::list)
                     .post(handlers::create),
             )
             // Before `/{slug}`, which would otherwise match "feed".
             .service(
                 web::resource("/feed")
-                    .wrap(from_fn(serve_cached))
+                    .wrap(cache.layer())
                     .get(handlers::feed),
             )
             .service(
                 web::resource("/{slug}")
-                    .wrap(from_fn(serve_cached))
+                    .wrap(cache.layer())
                     .get(handlers::get)
                     .put(handlers::update)
                     .delete(handlers::delete),
@@ -39,6 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .post(handlers::favorite)
                     .delete(handlers::unfavorite),
             )
-            .configure(crate::comments::configure),
+            .configure(|cfg| crate::comments::configure(cfg, cache)),
     );
 }

@@ -4,17 +4,21 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::articles;
+use crate::domain::{ArticleId, TagList, UserId};
+use crate::error::{AppError, AppResult};
 use crate::profiles::repo::AuthorRow;
 
 /// Everything a list item shows; no body.
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = articles)]
 pub struct ArticleSummaryRow {
-    pub id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: ArticleId,
     pub slug: String,
     pub title: String,
     pub description: String,
-    pub author_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub author_id: UserId,
     pub favorites_count: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -23,11 +27,10 @@ pub struct ArticleSummaryRow {
 }
 
 impl ArticleSummaryRow {
-    pub fn tags(&self) -> Vec<String> {
-        serde_json::from_str(&self.tag_list).unwrap_or_else(|e| {
-            log::error!("article {} has a malformed tag_list: {e}", self.id);
-            Vec::new()
-        })
+    /// The stored tag names; a malformed column is an error, not `[]`.
+    pub fn tags(&self) -> AppResult<TagList> {
+        TagList::from_json(&self.tag_list)
+            .map_err(|e| AppError::internal("reading an article's tag_list", e))
     }
 }
 
@@ -38,19 +41,6 @@ pub struct ArticleRow {
     #[diesel(embed)]
     pub summary: ArticleSummaryRow,
     pub body: String,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = articles)]
-pub struct NewArticleRow<'a> {
-    pub slug: &'a str,
-    pub title: &'a str,
-    pub description: &'a str,
-    pub body: &'a str,
-    pub author_id: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub tag_list: &'a str,
 }
 
 #[derive(AsChangeset, Default)]
@@ -69,8 +59,24 @@ pub struct ArticleView {
     pub summary: ArticleSummaryRow,
     /// `None` in lists, which omit the body.
     pub body: Option<String>,
-    pub tags: Vec<String>,
+    pub tags: TagList,
     pub author: AuthorRow,
     pub favorited: bool,
     pub following: bool,
+}
+
+impl ArticleView {
+    pub fn new(
+        (summary, author, favorited, following): (ArticleSummaryRow, AuthorRow, bool, bool),
+        body: Option<String>,
+    ) -> AppResult<Self> {
+        Ok(ArticleView {
+            tags: summary.tags()?,
+            summary,
+            body,
+            author,
+            favorited,
+            following,
+        })
+    }
 }

@@ -1,23 +1,36 @@
-//! Authentication: JWT issue/verify, password hashing, and the `AuthUser` /
-//! `MaybeAuthUser` extractors that read `Authorization: Token <jwt>`.
+//! Authentication: JWT issue/verify, password hashing, and resolving the
+//! caller of a request from `Authorization: Token <jwt>`.
+//!
+//! A token is valid when its signature and expiry check out and it was
+//! issued under the user's current password (its `pwd` fingerprint). The
+//! current fingerprint of each recent user is kept in memory, stamped with
+//! the credentials generation (`shared::generations`), so a password change
+//! on any instance revokes older tokens everywhere at once, while a request
+//! costs a database lookup only the first time a user is seen after one.
 
 pub mod jwt;
 pub mod password;
 
-use std::future::{ready, Ready};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest};
+use diesel::prelude::*;
 
-use crate::error::AppError;
-pub use jwt::JwtKeys;
+use crate::db::schema::users;
+use crate::db::Pool;
+use crate::domain::UserId;
+use crate::error::{AppError, AppResult};
+use crate::shared::generations::{Generations, Stamp};
+pub use jwt::{JwtKeys, PasswordFingerprint};
 pub use password::PasswordHasherPool;
 
-/// An authenticated caller; the id comes from a verified token.
+/// An authenticated caller, resolved from a valid token.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
-    pub id: i64,
+    pub id: UserId,
+    /// The token as sent (echoed by `GET /api/user`).
     pub token: String,
 }
 
@@ -26,12 +39,29 @@ pub struct AuthUser {
 pub struct MaybeAuthUser(pub Option<AuthUser>);
 
 impl MaybeAuthUser {
-    pub fn id(&self) -> Option<i64> {
+    pub fn viewer(&self) -> Option<UserId> {
         self.0.as_ref().map(|u| u.id)
     }
 }
 
-fn token_from(req: &HttpRequest) -> Result<Option<String>, AppError> {
+/// The outcome of resolving a request's caller, kept in its extensions so
+/// that middleware and extractors resolve it once.
+#[derive(Clone)]
+struct Resolved(Option<AuthUser>);
+
+/// Users remembered at once; beyond that the map starts over.
+const MAX_REMEMBERED: usize = 10_000;
+
+pub struct Authenticator {
+    keys: JwtKeys,
+    pool: Pool,
+    generations: Arc<Generations>,
+    /// user -> (fingerprint of the current password hash, credentials
+    /// generation it was read under).
+    current: Mutex<HashMap<UserId, (PasswordFingerprint, u64)>>,
+}
+
+fn token_from(req: &HttpRequest) -> AppResult<Option<String>> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -48,39 +78,102 @@ fn token_from(req: &HttpRequest) -> Result<Option<String>, AppError> {
     Ok(Some(token.trim().to_owned()))
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, AppError> {
-    let Some(token) = token_from(req)? else {
-        return Ok(None);
-    };
-    let keys = req
-        .app_data::<web::Data<JwtKeys>>()
-        .ok_or_else(|| AppError::internal("JwtKeys missing from app data"))?;
-    let id = keys
-        .verify(&token)
-        .ok_or(AppError::Unauthorized("invalid or expired token"))?;
-    Ok(Some(AuthUser { id, token }))
-}
-
-/// The id of the caller's verified token: `Ok(None)` without a token, an
-/// error for a malformed, invalid or expired one.
-pub fn viewer_id(req: &HttpRequest) -> Result<Option<i64>, AppError> {
-    authenticate(req).map(|u| u.map(|u| u.id))
-}
-
-impl FromRequest for AuthUser {
-    type Error = AppError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|u| u.ok_or(AppError::Unauthorized("missing token"))))
+impl Authenticator {
+    pub fn new(keys: JwtKeys, pool: Pool, generations: Arc<Generations>) -> Self {
+        Authenticator {
+            keys,
+            pool,
+            generations,
+            current: Mutex::new(HashMap::new()),
+        }
     }
-}
 
-impl FromRequest for MaybeAuthUser {
-    type Error = AppError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    /// A token for `user` under the password hash it has now.
+    pub fn issue(&self, user: UserId, password_hash: &str) -> AppResult<String> {
+        self.keys
+            .issue(user, password_hash)
+            .map_err(|e| AppError::internal("signing a token", e))
+    }
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(MaybeAuthUser))
+    /// The caller of `req`: `None` without a token, 401 for a malformed,
+    /// invalid, expired or revoked one. `observed` is the generation the
+    /// request already read, if it did; resolved once per request.
+    pub async fn authenticate(
+        &self,
+        req: &HttpRequest,
+        observed: Option<Stamp>,
+    ) -> AppResult<Option<AuthUser>> {
+        if let Some(Resolved(user)) = req.extensions().get::<Resolved>() {
+            return Ok(user.clone());
+        }
+        let user = self.resolve(req, observed).await?;
+        req.extensions_mut().insert(Resolved(user.clone()));
+        Ok(user)
+    }
+
+    async fn resolve(
+        &self,
+        req: &HttpRequest,
+        observed: Option<Stamp>,
+    ) -> AppResult<Option<AuthUser>> {
+        let Some(token) = token_from(req)? else {
+            return Ok(None);
+        };
+        let claims = self
+            .keys
+            .verify(&token)
+            .ok_or(AppError::Unauthorized("invalid or expired token"))?;
+        // Unknown (Redis down): the database decides.
+        let stamp = match observed {
+            Some(stamp) => Some(stamp),
+            None => self.generations.current().await,
+        };
+        let current = match self.remembered(claims.user, stamp) {
+            Some(fingerprint) => fingerprint,
+            None => self.look_up(claims.user, stamp).await?,
+        };
+        if current != claims.password {
+            return Err(AppError::Unauthorized(
+                "token issued before the password changed",
+            ));
+        }
+        Ok(Some(AuthUser {
+            id: claims.user,
+            token,
+        }))
+    }
+
+    fn remembered(&self, user: UserId, stamp: Option<Stamp>) -> Option<PasswordFingerprint> {
+        let stamp = stamp?;
+        let current = self.current.lock().ok()?;
+        match current.get(&user) {
+            Some((fingerprint, generation)) if *generation == stamp.credentials => {
+                Some(*fingerprint)
+            }
+            _ => None,
+        }
+    }
+
+    async fn look_up(&self, user: UserId, stamp: Option<Stamp>) -> AppResult<PasswordFingerprint> {
+        let hash: Option<String> = self
+            .pool
+            .read(move |conn| {
+                Ok(users::table
+                    .find(user.get())
+                    .select(users::password_hash)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        // A valid token of a user that no longer exists is not a session.
+        let hash = hash.ok_or(AppError::Unauthorized("user no longer exists"))?;
+        let fingerprint = PasswordFingerprint::of(&hash);
+        if let (Some(stamp), Ok(mut current)) = (stamp, self.current.lock()) {
+            if current.len() >= MAX_REMEMBERED {
+                current.clear();
+            }
+            current.insert(user, (fingerprint, stamp.credentials));
+        }
+        Ok(fingerprint)
     }
 }

@@ -17,6 +17,7 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{oneshot, Semaphore};
 
+use crate::domain::Password;
 use crate::error::{AppError, AppResult};
 
 /// OWASP's argon2id option of 7 MiB memory x 5 passes x 1 lane: as strong as
@@ -120,7 +121,7 @@ impl PasswordHasherPool {
             .permits
             .acquire()
             .await
-            .map_err(|e| AppError::internal(format!("hash semaphore closed: {e}")))?;
+            .map_err(|e| AppError::internal("hash semaphore closed", e))?;
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |arena, busy| {
             // A request dropped meanwhile needs no hash.
@@ -136,26 +137,26 @@ impl PasswordHasherPool {
         self.pick_worker()
             .jobs
             .send(job)
-            .map_err(|_| AppError::internal("hashing threads are gone"))?;
+            .map_err(|_| AppError::bug("hashing threads are gone"))?;
         result
             .await
-            .map_err(|_| AppError::internal("hashing job failed"))
+            .map_err(|_| AppError::bug("hashing job failed"))
     }
 
     /// A PHC string (`$argon2id$v=19$m=7168,t=5,p=1$...`).
-    pub async fn hash(&self, password: String) -> AppResult<String> {
-        self.on_hashing_thread(move |arena| hash_blocking(arena, &password))
+    pub async fn hash(&self, password: Password) -> AppResult<String> {
+        self.on_hashing_thread(move |arena| hash_blocking(arena, password.expose()))
             .await?
     }
 
     /// Checks `password` against `stored`. With `stored = None` (no such user)
     /// a dummy hash is checked instead, so the response time does not reveal
     /// whether an account exists.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> AppResult<bool> {
         self.on_hashing_thread(move |arena| {
             let exists = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash(arena).to_owned());
-            let ok = verify_blocking(arena, &password, &stored);
+            let ok = verify_blocking(arena, password.expose(), &stored);
             exists && ok
         })
         .await
@@ -216,7 +217,9 @@ fn hashing_thread(queue: &mpsc::Receiver<Job>, busy: &AtomicBool) {
 }
 
 fn hash_blocking(arena: &mut Arena, password: &str) -> AppResult<String> {
-    let fail = |e: &dyn std::fmt::Display| AppError::internal(format!("hashing password: {e}"));
+    let fail = |e: &dyn std::fmt::Display| {
+        AppError::internal("hashing a password", std::io::Error::other(e.to_string()))
+    };
     let params = params();
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_buf = [0u8; 64];
@@ -324,20 +327,20 @@ mod tests {
             .on_hashing_thread(|_| -> u8 { panic!("job panics") })
             .await;
         assert!(panicked.is_err());
-        let h = pool.hash("still works".into()).await.unwrap();
-        assert!(pool.verify("still works".into(), Some(h)).await.unwrap());
-        assert!(!pool.verify("still works".into(), None).await.unwrap());
+        let pw = || Password::new("still works".into()).unwrap();
+        let h = pool.hash(pw()).await.unwrap();
+        assert!(pool.verify(pw(), Some(h)).await.unwrap());
+        assert!(!pool.verify(pw(), None).await.unwrap());
     }
 
     #[actix_rt::test]
     async fn more_concurrent_hashes_than_threads_all_complete() {
         let pool = PasswordHasherPool::new(2).unwrap();
-        let hashes =
-            futures_util::future::join_all((0..5).map(|i| pool.hash(format!("password {i}"))))
-                .await;
+        let pw = |i| Password::new(format!("password {i}")).unwrap();
+        let hashes = futures_util::future::join_all((0..5).map(|i| pool.hash(pw(i)))).await;
         for (i, h) in hashes.into_iter().enumerate() {
             let h = h.unwrap();
-            assert!(pool.verify(format!("password {i}"), Some(h)).await.unwrap());
+            assert!(pool.verify(pw(i), Some(h)).await.unwrap());
         }
         for worker in &pool.inner.workers {
             assert!(

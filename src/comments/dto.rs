@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::model::CommentRow;
+use crate::domain::CommentId;
 use crate::error::{AppError, AppResult};
 use crate::profiles::dto::Profile;
 use crate::profiles::repo::AuthorRow;
@@ -39,7 +40,7 @@ impl NewCommentRequest {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
-    pub id: i64,
+    pub id: CommentId,
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "crate::timestamp::serialize")]

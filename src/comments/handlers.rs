@@ -3,27 +3,29 @@
 use actix_web::{web, HttpResponse};
 
 use super::dto::{Comment, MultipleCommentsResponse, NewCommentRequest, SingleCommentResponse};
-use super::model::NewCommentRow;
 use super::repo;
 use crate::auth::{AuthUser, MaybeAuthUser};
-use crate::db::{DbConnection, Pool};
+use crate::db::DbConnection;
+use crate::domain::{ArticleId, CommentId, Slug};
 use crate::error::{AppError, AppResult};
-use crate::profiles::repo::ANONYMOUS;
-use crate::timestamp;
+use crate::profiles::repo as profiles;
+use crate::state::AppState;
 
-fn article_id(conn: &mut DbConnection, slug: &str) -> AppResult<i64> {
-    repo::article_id(conn, slug)?.ok_or(AppError::NotFound("article"))
+const NO_ARTICLE: AppError = AppError::NotFound("article");
+
+fn article_id(conn: &mut DbConnection, slug: &Slug) -> AppResult<ArticleId> {
+    repo::article_id(conn, slug)?.ok_or(NO_ARTICLE)
 }
 
 pub async fn list(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     viewer: MaybeAuthUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let viewer = viewer.id().unwrap_or(ANONYMOUS);
-    let slug = slug.into_inner();
-    let rows = pool
-        .run(move |conn| {
+    let slug = Slug::lookup(&slug).ok_or(NO_ARTICLE)?;
+    let viewer = viewer.viewer();
+    let rows = state
+        .read(move |conn| {
             let id = article_id(conn, &slug)?;
             Ok(repo::list(conn, id, viewer)?)
         })
@@ -36,28 +38,18 @@ pub async fn list(
 }
 
 pub async fn create(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     slug: web::Path<String>,
     body: web::Json<NewCommentRequest>,
 ) -> AppResult<HttpResponse> {
     let text = body.into_inner().parse()?;
-    let slug = slug.into_inner();
-    let (row, author) = pool
-        .run(move |conn| {
+    let slug = Slug::lookup(&slug).ok_or(NO_ARTICLE)?;
+    let (row, author) = state
+        .write(move |conn| {
             let id = article_id(conn, &slug)?;
-            let now = timestamp::now();
-            let row = repo::insert(
-                conn,
-                &NewCommentRow {
-                    body: &text,
-                    article_id: id,
-                    author_id: user.id,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            Ok((row, repo::author(conn, user.id)?))
+            let row = repo::insert(conn, id, user.id, &text)?;
+            Ok((row, profiles::find_by_id(conn, user.id)?))
         })
         .await?;
     // Nobody follows themselves, so the author's own view is `following: false`.
@@ -67,23 +59,26 @@ pub async fn create(
 }
 
 pub async fn delete(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, i64)>,
 ) -> AppResult<HttpResponse> {
-    let (slug, comment_id) = path.into_inner();
-    pool.run(move |conn| {
-        let id = article_id(conn, &slug)?;
-        let author =
-            repo::find_author(conn, id, comment_id)?.ok_or(AppError::NotFound("comment"))?;
-        if author != user.id {
-            return Err(AppError::Forbidden(
-                "only the author may delete this comment",
-            ));
-        }
-        repo::delete(conn, comment_id)?;
-        Ok(())
-    })
-    .await?;
+    let (slug, comment) = path.into_inner();
+    let slug = Slug::lookup(&slug).ok_or(NO_ARTICLE)?;
+    let comment = CommentId::new(comment);
+    state
+        .write(move |conn| {
+            let id = article_id(conn, &slug)?;
+            let author =
+                repo::find_author(conn, id, comment)?.ok_or(AppError::NotFound("comment"))?;
+            if author != user.id {
+                return Err(AppError::Forbidden(
+                    "only the author may delete this comment",
+                ));
+            }
+            repo::delete(conn, comment)?;
+            Ok(())
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,16 +6,17 @@ mod handlers;
 pub mod model;
 pub mod repo;
 
-use actix_web::middleware::from_fn;
+use std::sync::Arc;
+
 use actix_web::web;
 
-use crate::http::response_cache::serve_cached;
+use crate::http::response_cache::ResponseCache;
 
 /// Registers routes relative to the `/articles` scope.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
     cfg.service(
         web::resource("/{slug}/comments")
-            .wrap(from_fn(serve_cached))
+            .wrap(cache.layer())
             .get(handlers::list)
             .post(handlers::create),
     )

@@ -3,34 +3,38 @@
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
-use super::model::{CommentRow, NewCommentRow};
+use super::model::CommentRow;
 use crate::db::schema::{articles, comments, follows, users};
 use crate::db::DbConnection;
+use crate::domain::ids::viewer_key;
+use crate::domain::{ArticleId, CommentId, Slug, UserId, Viewer};
 use crate::profiles::repo::AuthorRow;
+use crate::timestamp;
 
-pub fn article_id(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<i64>> {
+pub fn article_id(conn: &mut DbConnection, slug: &Slug) -> QueryResult<Option<ArticleId>> {
     articles::table
-        .filter(articles::slug.eq(slug))
+        .filter(articles::slug.eq(slug.as_str()))
         .select(articles::id)
-        .first(conn)
+        .first::<i64>(conn)
         .optional()
+        .map(|id| id.map(ArticleId::new))
 }
 
 /// Comments of an article, oldest first, with whether `viewer` follows each author.
 pub fn list(
     conn: &mut DbConnection,
-    article_id: i64,
-    viewer: i64,
+    article: ArticleId,
+    viewer: Viewer,
 ) -> QueryResult<Vec<(CommentRow, AuthorRow, bool)>> {
     comments::table
         .inner_join(users::table)
-        .filter(comments::article_id.eq(article_id))
+        .filter(comments::article_id.eq(article.get()))
         .select((
             CommentRow::as_select(),
             AuthorRow::as_select(),
             exists(
                 follows::table
-                    .filter(follows::follower_id.eq(viewer))
+                    .filter(follows::follower_id.eq(viewer_key(viewer)))
                     .filter(follows::followee_id.eq(comments::author_id)),
             ),
         ))
@@ -38,9 +42,21 @@ pub fn list(
         .load(conn)
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewCommentRow<'_>) -> QueryResult<CommentRow> {
+pub fn insert(
+    conn: &mut DbConnection,
+    article: ArticleId,
+    author: UserId,
+    body: &str,
+) -> QueryResult<CommentRow> {
+    let now = timestamp::now();
     diesel::insert_into(comments::table)
-        .values(new)
+        .values((
+            comments::body.eq(body),
+            comments::article_id.eq(article.get()),
+            comments::author_id.eq(author.get()),
+            comments::created_at.eq(now),
+            comments::updated_at.eq(now),
+        ))
         .returning((
             comments::id,
             comments::body,
@@ -51,23 +67,21 @@ pub fn insert(conn: &mut DbConnection, new: &NewCommentRow<'_>) -> QueryResult<C
         .get_result(conn)
 }
 
-pub fn author(conn: &mut DbConnection, user_id: i64) -> QueryResult<AuthorRow> {
-    users::table
-        .find(user_id)
-        .select(AuthorRow::as_select())
-        .first(conn)
-}
-
-/// `author_id` of comment `id` on article `article_id`.
-pub fn find_author(conn: &mut DbConnection, article_id: i64, id: i64) -> QueryResult<Option<i64>> {
+/// The author of comment `id` on article `article`.
+pub fn find_author(
+    conn: &mut DbConnection,
+    article: ArticleId,
+    id: CommentId,
+) -> QueryResult<Option<UserId>> {
     comments::table
-        .filter(comments::id.eq(id))
-        .filter(comments::article_id.eq(article_id))
+        .filter(comments::id.eq(id.get()))
+        .filter(comments::article_id.eq(article.get()))
         .select(comments::author_id)
-        .first(conn)
+        .first::<i64>(conn)
         .optional()
+        .map(|a| a.map(UserId::new))
 }
 
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(comments::table.find(id)).execute(conn)
+pub fn delete(conn: &mut DbConnection, id: CommentId) -> QueryResult<usize> {
+    diesel::delete(comments::table.find(id.get())).execute(conn)
 }

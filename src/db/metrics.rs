@@ -5,12 +5,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use diesel::connection::{Instrumentation, InstrumentationEvent};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts, Registry};
 
-use super::ConnectionManager;
+use super::pool::ConnectionManager;
 
 /// Buckets from 50 µs to 5 s: pool waits and queries are usually sub-millisecond.
 const BUCKETS: &[f64] = &[
@@ -23,6 +22,7 @@ pub struct DbMetrics {
     timeouts: IntCounter,
     section: Histogram,
     statements: IntCounter,
+    evicted: IntCounter,
     waiting: Arc<AtomicI64>,
     pool: Arc<OnceLock<r2d2::Pool<ConnectionManager>>>,
 }
@@ -51,11 +51,16 @@ impl DbMetrics {
             "conduit_db_statements_total",
             "SQL statements sent to the database",
         )?;
+        let evicted = IntCounter::new(
+            "conduit_db_pool_evicted_total",
+            "Idle connections found dead when checked out (after a database outage) and replaced",
+        )?;
         let metrics = Arc::new(DbMetrics {
             checkout_wait,
             timeouts,
             section,
             statements,
+            evicted,
             waiting: Arc::new(AtomicI64::new(0)),
             pool: Arc::new(OnceLock::new()),
         });
@@ -63,6 +68,7 @@ impl DbMetrics {
         registry.register(Box::new(metrics.timeouts.clone()))?;
         registry.register(Box::new(metrics.section.clone()))?;
         registry.register(Box::new(metrics.statements.clone()))?;
+        registry.register(Box::new(metrics.evicted.clone()))?;
         registry.register(Box::new(PoolStateCollector::new(
             metrics.pool.clone(),
             metrics.waiting.clone(),
@@ -91,8 +97,12 @@ impl DbMetrics {
         WaitingGuard(self.waiting.clone())
     }
 
-    pub(super) fn statement_counter(&self) -> StatementCounter {
-        StatementCounter(self.statements.clone())
+    pub(super) fn count_evicted(&self) {
+        self.evicted.inc();
+    }
+
+    pub(super) fn statements_counter(&self) -> IntCounter {
+        self.statements.clone()
     }
 
     /// Statements executed so far (the benchmark and tests read deltas).
@@ -106,17 +116,6 @@ pub(super) struct WaitingGuard(Arc<AtomicI64>);
 impl Drop for WaitingGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts every statement a connection starts.
-pub(super) struct StatementCounter(IntCounter);
-
-impl Instrumentation for StatementCounter {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.inc();
-        }
     }
 }
 

@@ -1,85 +1,116 @@
-//! HTTP caching of successful GETs: an `ETag` over the exact body (answering
-//! `If-None-Match` with 304) and `Cache-Control`. Anonymous responses are
-//! `public, max-age=N`; responses to a request carrying credentials are
-//! `private, no-cache`, and every cached response varies on `Authorization`,
-//! so no cache can hand one user's view (`following`, `favorited`) to another.
+//! HTTP caching of successful JSON GETs, for browsers and proxies: an `ETag`
+//! over the exact body (a matching `If-None-Match` gets a 304) and a
+//! `Cache-Control` that never lets a cache reuse a response without asking:
+//! API resources change with every write, and a browser that reused its copy
+//! would show a user the comment they just deleted. Revalidation is cheap
+//! (the server answers it from its own cache) and never stale.
+//!
+//! - Anonymous responses: `no-cache`, or with `CACHE_SHARED_MAX_AGE_SECONDS`
+//!   set, `public, max-age=0, must-revalidate, s-maxage=N`: browsers still
+//!   revalidate every time, shared caches (CDNs) may serve a copy up to N s
+//!   old — the deployment's trade-off.
+//! - Responses to a request with credentials: `private, no-cache`.
+//! - Always `Vary: Authorization`, so no cache hands one user's view
+//!   (`following`, `favorited`) to another.
+//!
+//! A handler that sets `Cache-Control` itself (e.g. `no-store` for a body
+//! carrying a token) is left alone.
 
 use std::hash::Hasher;
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{Error, HttpResponse};
 
-use super::response_cache::{is_write, ResponseCache};
+use super::compress::add_vary;
 
-#[derive(Clone, Copy, Debug)]
-pub struct CacheSettings {
-    pub public_max_age_secs: u32,
+pub struct HttpCaching {
+    anonymous: HeaderValue,
 }
 
-fn etag_of(body: &[u8]) -> String {
-    // Not a security boundary: a 64-bit content hash is enough to tell bodies apart.
+const SIGNED_IN: HeaderValue = HeaderValue::from_static("private, no-cache");
+
+impl HttpCaching {
+    pub fn new(shared_max_age_secs: u32) -> Self {
+        let anonymous = if shared_max_age_secs == 0 {
+            HeaderValue::from_static("no-cache")
+        } else {
+            HeaderValue::from_str(&format!(
+                "public, max-age=0, must-revalidate, s-maxage={shared_max_age_secs}"
+            ))
+            .unwrap_or(HeaderValue::from_static("no-cache"))
+        };
+        HttpCaching { anonymous }
+    }
+}
+
+/// A weak validator over the body. Not a security boundary: a 64-bit content
+/// hash is enough to tell bodies apart.
+pub fn etag_of(body: &[u8]) -> HeaderValue {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     h.write(body);
-    format!("W/\"{:016x}\"", h.finish())
+    HeaderValue::from_str(&format!("W/\"{:016x}\"", h.finish()))
+        .unwrap_or(HeaderValue::from_static("W/\"0\""))
 }
 
-fn matches(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
-    let Some(v) = if_none_match.and_then(|v| v.to_str().ok()) else {
+fn matches(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
+    let (Some(v), Ok(ours)) = (if_none_match.and_then(|v| v.to_str().ok()), etag.to_str()) else {
         return false;
     };
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let ours = strip(etag);
+    let ours = strip(ours);
     v.split(',').any(|t| t.trim() == "*" || strip(t) == ours)
 }
 
+fn is_json(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"))
+}
+
 pub async fn http_cache(
+    policy: Arc<HttpCaching>,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let cacheable = req.method() == Method::GET && req.path().starts_with("/api/");
-    if !cacheable {
-        let res = next.call(req).await?;
-        if is_write(res.request().method(), res.request().path(), res.status()) {
-            if let Some(cache) = res.request().app_data::<web::Data<ResponseCache>>() {
-                cache.invalidate();
-            }
-        }
-        return Ok(res);
+    if req.method() != Method::GET {
+        return next.call(req).await;
     }
     let authenticated = req.headers().contains_key(header::AUTHORIZATION);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-    let max_age = req
-        .app_data::<web::Data<CacheSettings>>()
-        .map_or(0, |s| s.public_max_age_secs);
     let res = next.call(req).await?;
-    if res.status() != StatusCode::OK {
+    if res.status() != StatusCode::OK
+        || !is_json(res.headers())
+        || res.headers().contains_key(header::CACHE_CONTROL)
+    {
         return Ok(res);
     }
     let (req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
-    let bytes = match body.try_into_bytes() {
+    let bytes: Bytes = match body.try_into_bytes() {
         Ok(bytes) => bytes,
         // A streamed body: pass it through without validators.
         Err(body) => return Ok(ServiceResponse::new(req, head.set_body(body))),
     };
-    let etag = etag_of(&bytes);
-    let cache_control = if authenticated {
-        "private, no-cache".to_owned()
-    } else {
-        format!("public, max-age={max_age}")
+    // The response cache stores the ETag with the body; compute it otherwise.
+    let etag = match head.headers().get(header::ETAG) {
+        Some(etag) => etag.clone(),
+        None => etag_of(&bytes),
     };
     let headers = head.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("authorization"));
-    if let Ok(v) = HeaderValue::from_str(&cache_control) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
+    add_vary(headers, "authorization");
+    let cache_control = if authenticated {
+        SIGNED_IN
+    } else {
+        policy.anonymous.clone()
+    };
+    headers.insert(header::CACHE_CONTROL, cache_control);
+    headers.insert(header::ETAG, etag.clone());
     if matches(if_none_match.as_ref(), &etag) {
         let mut not_modified = HttpResponse::NotModified();
         for (name, value) in head.headers() {
@@ -102,11 +133,20 @@ mod tests {
     #[test]
     fn if_none_match_compares_weakly() {
         let e = etag_of(b"{}");
-        assert!(matches(Some(&HeaderValue::from_str(&e).unwrap()), &e));
-        let strong = e.trim_start_matches("W/").to_owned();
-        assert!(matches(Some(&HeaderValue::from_str(&strong).unwrap()), &e));
+        assert!(matches(Some(&e), &e));
+        let strong = HeaderValue::from_str(e.to_str().unwrap().trim_start_matches("W/")).unwrap();
+        assert!(matches(Some(&strong), &e));
         assert!(matches(Some(&HeaderValue::from_static("\"x\", *")), &e));
         assert!(!matches(Some(&HeaderValue::from_static("\"other\"")), &e));
         assert!(!matches(None, &e));
+    }
+
+    #[test]
+    fn anonymous_responses_must_be_revalidated_unless_a_shared_lifetime_is_chosen() {
+        assert_eq!(HttpCaching::new(0).anonymous, "no-cache");
+        assert_eq!(
+            HttpCaching::new(30).anonymous,
+            "public, max-age=0, must-revalidate, s-maxage=30"
+        );
     }
 }

@@ -12,14 +12,14 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
+use actix_web::web::Bytes;
 use actix_web::Error;
 
 const MEMO_MAX_ENTRIES: usize = 512;
@@ -158,10 +158,10 @@ pub fn add_vary(headers: &mut header::HeaderMap, token: &str) {
 }
 
 pub async fn compress(
+    settings: Arc<Compression>,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let settings = req.app_data::<web::Data<Compression>>().cloned();
     let wanted = negotiate(req.headers().get(header::ACCEPT_ENCODING));
     let mut res = next.call(req).await?;
     let is_json = res
@@ -176,9 +176,9 @@ pub async fn compress(
         res.status(),
         StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
     ) || res.headers().contains_key(header::CONTENT_ENCODING);
-    let Some(settings) = settings.filter(|_| wanted != Coding::Identity && !skip) else {
+    if wanted == Coding::Identity || skip {
         return Ok(res);
-    };
+    }
     let (req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
     let bytes = match body.try_into_bytes() {

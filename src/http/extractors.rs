@@ -20,7 +20,7 @@ fn json_error(err: JsonPayloadError) -> AppError {
         }
         JsonPayloadError::ContentType => AppError::body("Content-Type must be application/json"),
         JsonPayloadError::Deserialize(e) => AppError::body(format!("invalid JSON body: {e}")),
-        JsonPayloadError::Serialize(e) => AppError::internal(e),
+        JsonPayloadError::Serialize(e) => AppError::internal("serialising JSON", e),
         other => AppError::body(format!("could not read the request body: {other}")),
     }
 }

@@ -1,8 +1,10 @@
 //! HTTP plumbing shared by every route: extractor error handlers, response
-//! caching headers, compression and rate limiting.
+//! caching (HTTP headers and the in-process cache), compression, security
+//! headers and rate limiting.
 
 pub mod cache;
 pub mod compress;
 pub mod extractors;
 pub mod rate_limit;
 pub mod response_cache;
+pub mod security;

@@ -1,31 +1,81 @@
-//! Per-client-IP rate limiting of the credential endpoints (login and
-//! registration), which are the expensive and abusable ones.
+//! Per-client-address rate limiting of the credential endpoints (login and
+//! registration), the expensive and abusable ones. The budget is a GCRA
+//! (`RATE_LIMIT_PER_MINUTE` sustained, `RATE_LIMIT_BURST` at once): with
+//! Redis, one budget per client across every instance, decided atomically by
+//! a script on Redis' clock; without Redis, or while it is unreachable, each
+//! instance keeps its own budget in memory.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::config::RateLimitConfig;
 use crate::error::AppError;
+use crate::shared::redis::RedisStore;
+
+/// GCRA on Redis: `KEYS[1]` holds the client's theoretical arrival time in
+/// ms; `ARGV[1]` is the emission interval, `ARGV[2]` the burst tolerance.
+/// Returns 0 when admitted, else the ms to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+if tat - now > tolerance then return tat - now - tolerance end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now + 1)
+return 0
+";
+
+struct Shared {
+    redis: Arc<RedisStore>,
+    script: ::redis::Script,
+    interval_ms: u64,
+    tolerance_ms: u64,
+}
 
 pub struct AuthRateLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    local: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    shared: Option<Shared>,
     trust_proxy: bool,
     checks: AtomicU64,
 }
 
 impl AuthRateLimiter {
-    /// `None` for `per_minute` disables limiting (`RATE_LIMIT=off`).
-    pub fn new(per_minute: Option<u32>, burst: u32, trust_proxy: bool) -> Self {
-        let limiter = per_minute.and_then(NonZeroU32::new).map(|rate| {
-            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))
-        });
+    pub fn new(
+        config: &RateLimitConfig,
+        trust_proxy: bool,
+        redis: Option<Arc<RedisStore>>,
+    ) -> Self {
+        if !config.enabled {
+            return AuthRateLimiter {
+                local: None,
+                shared: None,
+                trust_proxy,
+                checks: AtomicU64::new(0),
+            };
+        }
+        let rate = NonZeroU32::new(config.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.burst).unwrap_or(NonZeroU32::MIN);
+        let interval_ms = 60_000 / u64::from(rate.get()).max(1);
         AuthRateLimiter {
-            limiter,
+            local: Some(RateLimiter::keyed(
+                Quota::per_minute(rate).allow_burst(burst),
+            )),
+            shared: redis.map(|redis| Shared {
+                redis,
+                script: ::redis::Script::new(GCRA),
+                interval_ms,
+                tolerance_ms: interval_ms * u64::from(burst.get() - 1),
+            }),
             trust_proxy,
             checks: AtomicU64::new(0),
         }
@@ -43,22 +93,51 @@ impl AuthRateLimiter {
         parse_ip(raw)
     }
 
-    pub fn check(&self, req: &HttpRequest) -> Result<(), AppError> {
-        let Some(limiter) = &self.limiter else {
+    /// Admits one attempt from the caller, or a 429 with the time to wait.
+    pub async fn check(&self, req: &HttpRequest) -> Result<(), AppError> {
+        let Some(local) = &self.local else {
             return Ok(());
         };
-        // Forget idle clients now and then so the table stays small.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
-            limiter.retain_recent();
-        }
         let Some(ip) = self.client_ip(req) else {
             return Ok(());
         };
-        limiter
+        if let Some(shared) = &self.shared {
+            if let Some(decision) = shared.check(ip).await {
+                return decision;
+            }
+        }
+        // Forget idle clients now and then so the table stays small.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            local.retain_recent();
+        }
+        local
             .check_key(&ip)
             .map_err(|not_until| AppError::TooManyRequests {
                 retry_after: not_until.wait_time_from(DefaultClock::default().now()),
             })
+    }
+}
+
+impl Shared {
+    /// The shared decision, or `None` when Redis cannot give one.
+    async fn check(&self, ip: IpAddr) -> Option<Result<(), AppError>> {
+        let key = self.redis.key(&format!("ratelimit:{ip}"));
+        let mut conn = self.redis.connection();
+        let mut invocation = self.script.key(key);
+        invocation.arg(self.interval_ms).arg(self.tolerance_ms);
+        let wait_ms: u64 = self
+            .redis
+            .call("rate_limit", async move {
+                invocation.invoke_async(&mut conn).await
+            })
+            .await
+            .ok()?;
+        Some(match wait_ms {
+            0 => Ok(()),
+            ms => Err(AppError::TooManyRequests {
+                retry_after: Duration::from_millis(ms),
+            }),
+        })
     }
 }
 

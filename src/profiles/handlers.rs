@@ -3,38 +3,41 @@
 use actix_web::{web, HttpResponse};
 
 use super::dto::ProfileResponse;
-use super::repo::{self, ANONYMOUS};
+use super::repo;
 use crate::auth::{AuthUser, MaybeAuthUser};
-use crate::db::Pool;
+use crate::domain::Username;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+const NOT_FOUND: AppError = AppError::NotFound("profile");
 
 pub async fn get(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     viewer: MaybeAuthUser,
     username: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let viewer = viewer.id().unwrap_or(ANONYMOUS);
-    let username = username.into_inner();
-    let (author, following) = pool
-        .run(move |conn| Ok(repo::find_with_following(conn, &username, viewer)?))
+    let username = Username::lookup(&username).ok_or(NOT_FOUND)?;
+    let viewer = viewer.viewer();
+    let (author, following) = state
+        .read(move |conn| Ok(repo::find_with_following(conn, &username, viewer)?))
         .await?
-        .ok_or(AppError::NotFound("profile"))?;
+        .ok_or(NOT_FOUND)?;
     Ok(HttpResponse::Ok().json(ProfileResponse {
         profile: author.into_profile(following),
     }))
 }
 
 async fn set_following(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     username: String,
     follow: bool,
 ) -> AppResult<HttpResponse> {
+    let username = Username::lookup(&username).ok_or(NOT_FOUND)?;
     let me = user.id;
-    let author = pool
-        .run(move |conn| {
-            let author =
-                repo::find_by_username(conn, &username)?.ok_or(AppError::NotFound("profile"))?;
+    let author = state
+        .write(move |conn| {
+            let author = repo::find_by_username(conn, &username)?.ok_or(NOT_FOUND)?;
             if author.id == me {
                 return Err(AppError::field("username", "cannot follow yourself"));
             }
@@ -52,17 +55,17 @@ async fn set_following(
 }
 
 pub async fn follow(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     username: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    set_following(pool, user, username.into_inner(), true).await
+    set_following(state, user, username.into_inner(), true).await
 }
 
 pub async fn unfollow(
-    pool: web::Data<Pool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     username: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    set_following(pool, user, username.into_inner(), false).await
+    set_following(state, user, username.into_inner(), false).await
 }

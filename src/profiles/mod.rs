@@ -5,19 +5,16 @@ pub mod dto;
 mod handlers;
 pub mod repo;
 
-use actix_web::middleware::from_fn;
+use std::sync::Arc;
+
 use actix_web::web;
 
-use crate::http::response_cache::serve_cached;
+use crate::http::response_cache::ResponseCache;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
     cfg.service(
         web::scope("/profiles/{username}")
-            .service(
-                web::resource("")
-                    .wrap(from_fn(serve_cached))
-                    .get(handlers::get),
-            )
+            .service(web::resource("").wrap(cache.layer()).get(handlers::get))
             .service(
                 web::resource("/follow")
                     .post(handlers::follow)

@@ -6,14 +6,17 @@ use diesel::prelude::*;
 use super::dto::Profile;
 use crate::db::functions::lower;
 use crate::db::schema::{follows, users};
-use crate::db::{on_backend, DbConnection};
+use crate::db::{dialect, DbConnection};
+use crate::domain::ids::viewer_key;
+use crate::domain::{UserId, Username, Viewer};
 use crate::timestamp;
 
 /// The author columns every profile-bearing response selects.
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = users)]
 pub struct AuthorRow {
-    pub id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: UserId,
     pub username: String,
     pub bio: Option<String>,
     pub image: Option<String>,
@@ -30,23 +33,19 @@ impl AuthorRow {
     }
 }
 
-/// Ids start at 1, so an anonymous viewer is id 0: "follows" and "favorited"
-/// probes then match nothing and one query shape serves both cases.
-pub const ANONYMOUS: i64 = 0;
-
 /// A user by username (case-insensitive) and whether `viewer` follows them.
 pub fn find_with_following(
     conn: &mut DbConnection,
-    username: &str,
-    viewer: i64,
+    username: &Username,
+    viewer: Viewer,
 ) -> QueryResult<Option<(AuthorRow, bool)>> {
     users::table
-        .filter(lower(users::username).eq(username.to_lowercase()))
+        .filter(lower(users::username).eq(username.key()))
         .select((
             AuthorRow::as_select(),
             exists(
                 follows::table
-                    .filter(follows::follower_id.eq(viewer))
+                    .filter(follows::follower_id.eq(viewer_key(viewer)))
                     .filter(follows::followee_id.eq(users::id)),
             ),
         ))
@@ -54,29 +53,41 @@ pub fn find_with_following(
         .optional()
 }
 
-pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<AuthorRow>> {
+pub fn find_by_username(
+    conn: &mut DbConnection,
+    username: &Username,
+) -> QueryResult<Option<AuthorRow>> {
     users::table
-        .filter(lower(users::username).eq(username.to_lowercase()))
+        .filter(lower(users::username).eq(username.key()))
         .select(AuthorRow::as_select())
         .first(conn)
         .optional()
 }
 
+pub fn find_by_id(conn: &mut DbConnection, id: UserId) -> QueryResult<AuthorRow> {
+    users::table
+        .find(id.get())
+        .select(AuthorRow::as_select())
+        .first(conn)
+}
+
 /// Idempotent: following twice leaves one row.
-pub fn follow(conn: &mut DbConnection, follower: i64, followee: i64) -> QueryResult<()> {
+pub fn follow(conn: &mut DbConnection, follower: UserId, followee: UserId) -> QueryResult<()> {
     let row = (
-        follows::follower_id.eq(follower),
-        follows::followee_id.eq(followee),
+        follows::follower_id.eq(follower.get()),
+        follows::followee_id.eq(followee.get()),
         follows::created_at.eq(timestamp::now()),
     );
-    on_backend!(conn, |c| diesel::insert_into(follows::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .execute(c))?;
+    dialect::execute(
+        conn,
+        diesel::insert_into(follows::table)
+            .values(row)
+            .on_conflict_do_nothing(),
+    )?;
     Ok(())
 }
 
-pub fn unfollow(conn: &mut DbConnection, follower: i64, followee: i64) -> QueryResult<()> {
-    diesel::delete(follows::table.find((follower, followee))).execute(conn)?;
+pub fn unfollow(conn: &mut DbConnection, follower: UserId, followee: UserId) -> QueryResult<()> {
+    diesel::delete(follows::table.find((follower.get(), followee.get()))).execute(conn)?;
     Ok(())
 }

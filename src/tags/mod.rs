@@ -2,24 +2,25 @@
 
 pub mod repo;
 
-use actix_web::middleware::from_fn;
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::db::Pool;
 use crate::error::AppResult;
-use crate::http::response_cache::serve_cached;
+use crate::http::response_cache::ResponseCache;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct TagsResponse {
     tags: Vec<String>,
 }
 
-async fn list(pool: web::Data<Pool>) -> AppResult<HttpResponse> {
-    let tags = pool.run(|conn| Ok(repo::in_use(conn)?)).await?;
+async fn list(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let tags = state.read(|conn| Ok(repo::in_use(conn)?)).await?;
     Ok(HttpResponse::Ok().json(TagsResponse { tags }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/tags").wrap(from_fn(serve_cached)).get(list));
+pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
+    cfg.service(web::resource("/tags").wrap(cache.layer()).get(list));
 }

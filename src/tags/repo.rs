@@ -1,11 +1,12 @@
-//! Queries on `tags`.
+//! Queries on `tags` and their sharded counts.
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
 
 use crate::db::schema::{tag_counts, tags};
-use crate::db::DbConnection;
+use crate::db::{dialect, DbConnection};
+use crate::domain::{TagList, TagName};
 
 /// Tags used by at least one article, most used first, then by name. Each
 /// tag's count is the sum of its `tag_counts` shards.
@@ -21,4 +22,49 @@ pub fn in_use(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     let mut in_use: Vec<(String, i64)> = totals.into_iter().filter(|(_, n)| *n > 0).collect();
     in_use.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(in_use.into_iter().map(|(name, _)| name).collect())
+}
+
+/// A tag's id and the number of articles carrying it; `None` if no such tag.
+pub fn find_with_count(conn: &mut DbConnection, name: &TagName) -> QueryResult<Option<(i64, i64)>> {
+    // No count rows: a tag never used (or whose shards were never written).
+    let shards: Vec<(i64, Option<i64>)> = tags::table
+        .left_join(tag_counts::table)
+        .filter(tags::name.eq(name.as_str()))
+        .select((tags::id, tag_counts::articles_count.nullable()))
+        .load(conn)?;
+    let Some(&(id, _)) = shards.first() else {
+        return Ok(None);
+    };
+    Ok(Some((id, shards.iter().filter_map(|(_, c)| *c).sum())))
+}
+
+/// The ids of the tags in `list`, creating the missing ones; ascending.
+/// Takes no locks on existing tag rows.
+pub fn ids_creating_missing(conn: &mut DbConnection, list: &TagList) -> QueryResult<Vec<i64>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = list.as_slice().iter().map(TagName::as_str).collect();
+    let tag_ids = |conn: &mut DbConnection| {
+        tags::table
+            .filter(tags::name.eq_any(&names))
+            .select(tags::id)
+            .order(tags::id.asc())
+            .load::<i64>(conn)
+    };
+    // Most tags already exist: one read, and an insert only for new ones.
+    let ids = tag_ids(conn)?;
+    if ids.len() == names.len() {
+        return Ok(ids);
+    }
+    // The list is sorted, so concurrent creators insert new tags in one order.
+    let new_tags: Vec<_> = names.iter().map(|n| tags::name.eq(*n)).collect();
+    dialect::execute(
+        conn,
+        diesel::insert_into(tags::table)
+            .values(&new_tags)
+            .on_conflict(tags::name)
+            .do_nothing(),
+    )?;
+    tag_ids(conn)
 }

@@ -15,6 +15,14 @@ pub const HTTP_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("registering a metric")]
+    Register(#[from] prometheus::Error),
+    #[error("building the HTTP metrics")]
+    Http(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 pub struct Metrics {
     pub registry: Registry,
     pub http: PrometheusMetrics,
@@ -24,15 +32,13 @@ pub struct Metrics {
 impl Metrics {
     /// `serve_endpoint`: whether the HTTP middleware answers `/metrics` itself
     /// (false when metrics go to a separate listener or are off).
-    pub fn new(serve_endpoint: bool) -> Result<Self, String> {
-        let registry = Registry::new_custom(None, None).map_err(|e| e.to_string())?;
+    pub fn new(serve_endpoint: bool) -> Result<Self, MetricsError> {
+        let registry = Registry::new_custom(None, None)?;
         #[cfg(target_os = "linux")]
-        registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
-            .map_err(|e| e.to_string())?;
-        let db = DbMetrics::new(&registry).map_err(|e| e.to_string())?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        let db = DbMetrics::new(&registry)?;
         let mut builder = PrometheusMetricsBuilder::new("conduit")
             .registry(registry.clone())
             .buckets(HTTP_BUCKETS)
@@ -44,7 +50,7 @@ impl Metrics {
         if serve_endpoint {
             builder = builder.endpoint("/metrics");
         }
-        let http = builder.build().map_err(|e| e.to_string())?;
+        let http = builder.build().map_err(MetricsError::Http)?;
         Ok(Metrics { registry, http, db })
     }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::model::UserRow;
+use crate::domain::{Email, Password, Username};
 use crate::error::{AppError, AppResult};
 use crate::validation::{self, *};
 
@@ -18,14 +19,12 @@ pub struct RegisterRequest {
 pub struct NewUserDto {
     #[validate(
         required(message = "can't be blank"),
-        length(max = USERNAME_MAX, message = "is too long (at most 40 characters)"),
         custom(function = "validation::username")
     )]
     pub username: Option<String>,
     #[validate(
         required(message = "can't be blank"),
-        length(max = EMAIL_MAX, message = "is too long"),
-        email(message = "is invalid")
+        custom(function = "validation::email")
     )]
     pub email: Option<String>,
     #[validate(
@@ -37,23 +36,30 @@ pub struct NewUserDto {
 
 /// A registration that passed validation.
 pub struct NewUser {
-    pub username: String,
-    pub email: String,
-    pub password: String,
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+/// Builds a domain value from a field `validator` has already checked with
+/// the same rule; a failure here is still reported under the field's name.
+pub(crate) fn field<T>(name: &str, parsed: Result<T, &'static str>) -> AppResult<T> {
+    parsed.map_err(|message| AppError::field(name, message))
 }
 
 impl RegisterRequest {
     pub fn parse(self) -> AppResult<NewUser> {
         self.validate()?;
         let u = self.user;
-        match (u.username, u.email, u.password) {
-            (Some(username), Some(email), Some(password)) => Ok(NewUser {
-                username,
-                email: email.trim().to_lowercase(),
-                password,
-            }),
-            _ => Err(AppError::body("username, email and password are required")),
-        }
+        let (Some(username), Some(email), Some(password)) = (u.username, u.email, u.password)
+        else {
+            return Err(AppError::body("username, email and password are required"));
+        };
+        Ok(NewUser {
+            username: field("username", Username::parse(&username))?,
+            email: field("email", Email::parse(&email))?,
+            password: field("password", Password::new(password))?,
+        })
     }
 }
 
@@ -67,7 +73,8 @@ pub struct LoginRequest {
 pub struct LoginDto {
     #[validate(
         required(message = "can't be blank"),
-        length(min = 1, max = EMAIL_MAX, message = "can't be blank")
+        length(min = 1, max = EMAIL_MAX, message = "can't be blank"),
+        custom(function = "validation::storable")
     )]
     pub email: Option<String>,
     #[validate(
@@ -78,20 +85,20 @@ pub struct LoginDto {
 }
 
 pub struct Credentials {
-    pub email: String,
-    pub password: String,
+    pub email: Email,
+    pub password: Password,
 }
 
 impl LoginRequest {
     pub fn parse(self) -> AppResult<Credentials> {
         self.validate()?;
-        match (self.user.email, self.user.password) {
-            (Some(email), Some(password)) => Ok(Credentials {
-                email: email.trim().to_lowercase(),
-                password,
-            }),
-            _ => Err(AppError::body("email and password are required")),
-        }
+        let (Some(email), Some(password)) = (self.user.email, self.user.password) else {
+            return Err(AppError::body("email and password are required"));
+        };
+        Ok(Credentials {
+            email: field("email", Email::for_login(&email))?,
+            password: field("password", Password::attempt(password))?,
+        })
     }
 }
 
@@ -103,12 +110,9 @@ pub struct UpdateUserRequest {
 
 #[derive(Deserialize, Validate)]
 pub struct UpdateUserDto {
-    #[validate(
-        length(max = USERNAME_MAX, message = "is too long (at most 40 characters)"),
-        custom(function = "validation::username")
-    )]
+    #[validate(custom(function = "validation::username"))]
     pub username: Option<String>,
-    #[validate(length(max = EMAIL_MAX, message = "is too long"), email(message = "is invalid"))]
+    #[validate(custom(function = "validation::email"))]
     pub email: Option<String>,
     #[validate(length(
         min = PASSWORD_MIN,
@@ -117,7 +121,10 @@ pub struct UpdateUserDto {
     ))]
     pub password: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(max = BIO_MAX, message = "is too long (at most 2000 characters)"))]
+    #[validate(
+        length(max = BIO_MAX, message = "is too long (at most 2000 characters)"),
+        custom(function = "validation::storable")
+    )]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(
@@ -129,9 +136,9 @@ pub struct UpdateUserDto {
 
 /// A validated profile update; `None` fields stay as they are.
 pub struct UserUpdate {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub password: Option<String>,
+    pub username: Option<Username>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
     pub bio: Option<Option<String>>,
     pub image: Option<Option<String>>,
 }
@@ -146,9 +153,18 @@ impl UpdateUserRequest {
         self.validate()?;
         let u = self.user;
         let update = UserUpdate {
-            username: u.username,
-            email: u.email.map(|e| e.trim().to_lowercase()),
-            password: u.password,
+            username: u
+                .username
+                .map(|n| field("username", Username::parse(&n)))
+                .transpose()?,
+            email: u
+                .email
+                .map(|e| field("email", Email::parse(&e)))
+                .transpose()?,
+            password: u
+                .password
+                .map(|p| field("password", Password::new(p)))
+                .transpose()?,
             bio: empty_is_null(u.bio),
             image: empty_is_null(u.image),
         };

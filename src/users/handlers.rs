@@ -1,14 +1,16 @@
 //! Handlers of registration, login and the current user.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::{LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse};
-use super::model::{NewUserRow, UserChanges};
+use super::model::{NewUserRow, UserChanges, UserRow};
 use super::repo;
-use crate::auth::{AuthUser, JwtKeys, PasswordHasherPool};
-use crate::db::{write_tx, Pool};
+use crate::auth::AuthUser;
+use crate::db::constraints;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::http::rate_limit::AuthRateLimiter;
+use crate::shared::generations::Changes;
+use crate::state::AppState;
 use crate::timestamp;
 
 const TAKEN: &str = "has already been taken";
@@ -27,126 +29,135 @@ fn taken_error(username_taken: bool, email_taken: bool) -> Option<AppError> {
 
 /// Maps a unique violation that raced past the pre-check to the same 422.
 fn unique_violation(err: diesel::result::Error) -> AppError {
-    match repo::violated_unique_field(&err) {
-        Some(field) => AppError::field(field, TAKEN),
+    match constraints::unique_violation(&err) {
+        Some(constraint) => AppError::field(constraint.field(), TAKEN),
         None => err.into(),
     }
 }
 
-fn issue_token(keys: &JwtKeys, user_id: i64) -> AppResult<String> {
-    keys.issue(user_id)
-        .map_err(|e| AppError::internal(format!("signing token: {e}")))
+/// The user's own record carries their token: no cache may keep it.
+fn private_user(status: actix_web::http::StatusCode, row: UserRow, token: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(UserResponse::new(row, token))
 }
 
 pub async fn register(
     req: HttpRequest,
-    pool: web::Data<Pool>,
-    keys: web::Data<JwtKeys>,
-    hasher: web::Data<PasswordHasherPool>,
-    limiter: web::Data<AuthRateLimiter>,
+    state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
-    limiter.check(&req)?;
+    state.limiter.check(&req).await?;
     let new_user = body.into_inner().parse()?;
-    let password_hash = hasher.hash(new_user.password).await?;
-    let row = pool
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let (u, e) =
-                    repo::taken(conn, Some(&new_user.username), Some(&new_user.email), None)?;
-                if let Some(err) = taken_error(u, e) {
-                    return Err(err);
-                }
-                let now = timestamp::now();
-                let row = NewUserRow {
-                    username: &new_user.username,
-                    email: &new_user.email,
-                    password_hash: &password_hash,
-                    created_at: now,
-                    updated_at: now,
-                };
-                repo::insert(conn, &row).map_err(unique_violation)
-            })
+    let password_hash = state.hasher.hash(new_user.password).await?;
+    let row = state
+        .write(move |conn| {
+            let (u, e) = repo::taken(conn, Some(&new_user.username), Some(&new_user.email), None)?;
+            if let Some(err) = taken_error(u, e) {
+                return Err(err);
+            }
+            let now = timestamp::now();
+            let row = NewUserRow {
+                username: new_user.username.as_str(),
+                email: new_user.email.as_str(),
+                password_hash: &password_hash,
+                created_at: now,
+                updated_at: now,
+            };
+            repo::insert(conn, &row).map_err(unique_violation)
         })
         .await?;
-    let token = issue_token(&keys, row.id)?;
-    Ok(HttpResponse::Created().json(UserResponse::new(row, token)))
+    let token = state.auth.issue(row.id, &row.password_hash)?;
+    Ok(private_user(
+        actix_web::http::StatusCode::CREATED,
+        row,
+        token,
+    ))
 }
 
 pub async fn login(
     req: HttpRequest,
-    pool: web::Data<Pool>,
-    keys: web::Data<JwtKeys>,
-    hasher: web::Data<PasswordHasherPool>,
-    limiter: web::Data<AuthRateLimiter>,
+    state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> AppResult<HttpResponse> {
-    limiter.check(&req)?;
+    state.limiter.check(&req).await?;
     let credentials = body.into_inner().parse()?;
     let email = credentials.email;
-    let row = pool
-        .run(move |conn| Ok(repo::find_by_email(conn, &email)?))
+    let row = state
+        .read(move |conn| Ok(repo::find_by_email(conn, &email)?))
         .await?;
     // Verified without holding a connection; an unknown email costs the same.
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    if !hasher.verify(credentials.password, stored).await? {
+    if !state.hasher.verify(credentials.password, stored).await? {
         return Err(AppError::Unauthorized("email or password is invalid"));
     }
     let row = row.ok_or(AppError::Unauthorized("email or password is invalid"))?;
-    let token = issue_token(&keys, row.id)?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(row, token)))
+    let token = state.auth.issue(row.id, &row.password_hash)?;
+    Ok(private_user(actix_web::http::StatusCode::OK, row, token))
 }
 
-pub async fn current(pool: web::Data<Pool>, user: AuthUser) -> AppResult<HttpResponse> {
+pub async fn current(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
     let id = user.id;
-    let row = pool
-        .run(move |conn| Ok(repo::find_by_id(conn, id)?))
-        .await?;
-    // A valid token for a user that no longer exists is not a session.
-    let row = row.ok_or(AppError::Unauthorized("user no longer exists"))?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(row, user.token)))
+    let row = state
+        .read(move |conn| Ok(repo::find_by_id(conn, id)?))
+        .await?
+        // A valid token for a user that no longer exists is not a session.
+        .ok_or(AppError::Unauthorized("user no longer exists"))?;
+    Ok(private_user(
+        actix_web::http::StatusCode::OK,
+        row,
+        user.token,
+    ))
 }
 
+/// A new password revokes every token issued before it (on every instance:
+/// the credentials generation moves), so the response carries a new one.
 pub async fn update(
-    pool: web::Data<Pool>,
-    hasher: web::Data<PasswordHasherPool>,
+    state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<UpdateUserRequest>,
 ) -> AppResult<HttpResponse> {
     let update = body.into_inner().parse()?;
     let password_hash = match update.password {
-        Some(p) => Some(hasher.hash(p).await?),
+        Some(p) => Some(state.hasher.hash(p).await?),
         None => None,
     };
+    let changes = if password_hash.is_some() {
+        Changes::DATA_AND_CREDENTIALS
+    } else {
+        Changes::DATA
+    };
+    let new_password = password_hash.is_some();
     let id = user.id;
-    let row = pool
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let (u, e) = repo::taken(
-                    conn,
-                    update.username.as_deref(),
-                    update.email.as_deref(),
-                    Some(id),
-                )?;
-                if let Some(err) = taken_error(u, e) {
-                    return Err(err);
-                }
-                let changes = UserChanges {
-                    username: update.username,
-                    email: update.email,
-                    password_hash,
-                    bio: update.bio,
-                    image: update.image,
-                    updated_at: Some(timestamp::now()),
-                };
-                repo::update(conn, id, &changes).map_err(|e| match e {
-                    diesel::result::Error::NotFound => {
-                        AppError::Unauthorized("user no longer exists")
-                    }
-                    other => unique_violation(other),
-                })
+    let row = state
+        .write_changing(changes, move |conn| {
+            let (u, e) = repo::taken(
+                conn,
+                update.username.as_ref(),
+                update.email.as_ref(),
+                Some(id),
+            )?;
+            if let Some(err) = taken_error(u, e) {
+                return Err(err);
+            }
+            let changes = UserChanges {
+                username: update.username.map(|u| u.as_str().to_owned()),
+                email: update.email.map(|e| e.as_str().to_owned()),
+                password_hash,
+                bio: update.bio,
+                image: update.image,
+                updated_at: Some(timestamp::now()),
+            };
+            repo::update(conn, id, &changes).map_err(|e| match e {
+                diesel::result::Error::NotFound => AppError::Unauthorized("user no longer exists"),
+                other => unique_violation(other),
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(UserResponse::new(row, user.token)))
+    let token = if new_password {
+        state.auth.issue(row.id, &row.password_hash)?
+    } else {
+        user.token
+    };
+    Ok(private_user(actix_web::http::StatusCode::OK, row, token))
 }

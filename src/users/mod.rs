@@ -1,5 +1,6 @@
 //! Users and authentication: `POST /users`, `POST /users/login`,
-//! `GET /user`, `PUT /user`.
+//! `GET /user`, `PUT /user`. Nothing here is cached: each response carries
+//! the caller's token.
 
 pub mod dto;
 mod handlers;

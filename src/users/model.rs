@@ -4,11 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::users;
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: UserId,
     pub username: String,
     pub email: String,
     pub password_hash: String,

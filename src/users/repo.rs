@@ -1,26 +1,25 @@
-//! Queries on `users`. Functions take a connection and return `QueryResult`;
-//! they never touch the pool.
+//! Queries on `users`. Functions take a connection and domain values and
+//! return `QueryResult`; they never touch the pool.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{NewUserRow, UserChanges, UserRow};
 use crate::db::functions::lower;
 use crate::db::schema::users;
 use crate::db::DbConnection;
+use crate::domain::{Email, UserId, Username};
 
-pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserRow>> {
+pub fn find_by_id(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<UserRow>> {
     users::table
-        .find(id)
+        .find(id.get())
         .select(UserRow::as_select())
         .first(conn)
         .optional()
 }
 
-/// `email` must already be lowercased.
-pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> QueryResult<Option<UserRow>> {
     users::table
-        .filter(lower(users::email).eq(email))
+        .filter(lower(users::email).eq(email.as_str()))
         .select(UserRow::as_select())
         .first(conn)
         .optional()
@@ -30,12 +29,12 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option
 /// compared case-insensitively.
 pub fn taken(
     conn: &mut DbConnection,
-    username: Option<&str>,
-    email: Option<&str>,
-    except: Option<i64>,
+    username: Option<&Username>,
+    email: Option<&Email>,
+    except: Option<UserId>,
 ) -> QueryResult<(bool, bool)> {
-    let username = username.map(str::to_lowercase);
-    let email = email.map(str::to_lowercase);
+    let username = username.map(Username::key);
+    let email = email.map(|e| e.as_str().to_owned());
     if username.is_none() && email.is_none() {
         return Ok((false, false));
     }
@@ -49,7 +48,7 @@ pub fn taken(
         .limit(2)
         .into_boxed();
     if let Some(id) = except {
-        query = query.filter(users::id.ne(id));
+        query = query.filter(users::id.ne(id.get()));
     }
     let rows: Vec<(String, String)> = query.load(conn)?;
     let name_taken = rows.iter().any(|(u, _)| Some(u) == username.as_ref());
@@ -82,25 +81,9 @@ pub fn insert(conn: &mut DbConnection, new: &NewUserRow<'_>) -> QueryResult<User
         .get_result(conn)
 }
 
-pub fn update(conn: &mut DbConnection, id: i64, changes: &UserChanges) -> QueryResult<UserRow> {
-    diesel::update(users::table.find(id))
+pub fn update(conn: &mut DbConnection, id: UserId, changes: &UserChanges) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id.get()))
         .set(changes)
         .returning(USER_COLUMNS)
         .get_result(conn)
-}
-
-/// The field a unique violation is about, if it is one of ours.
-pub fn violated_unique_field(err: &DieselError) -> Option<&'static str> {
-    let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else {
-        return None;
-    };
-    // PostgreSQL names the index; SQLite only puts it in the message.
-    let what = info.constraint_name().unwrap_or(info.message());
-    if what.contains("username") {
-        Some("username")
-    } else if what.contains("email") {
-        Some("email")
-    } else {
-        None
-    }
 }

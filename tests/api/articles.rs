@@ -454,8 +454,14 @@ async fn a_create_costs_the_same_number_of_statements_whatever_its_tags() {
         costs.push(app.pool.metrics().statements() - before);
     }
     assert_eq!(costs[0], costs[1], "{costs:?}");
-    // PostgreSQL: the tag lookup and one statement; SQLite: a transaction of steps.
-    assert!(costs[0] <= 8, "{costs:?}");
+    // A transaction of: the tag lookup and one statement on PostgreSQL (4);
+    // on SQLite, one statement per step.
+    let most = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        4
+    } else {
+        10
+    };
+    assert!(costs[0] <= most, "{costs:?}");
 }
 
 #[actix_rt::test]

@@ -214,13 +214,15 @@ async fn large_json_is_compressed_as_negotiated_and_small_json_is_not() {
 }
 
 #[actix_rt::test]
-async fn etags_answer_304_and_cache_control_depends_on_credentials() {
-    let app = spawn_app_with(&[("CACHE_MAX_AGE_SECONDS", "7")]).await;
+async fn etags_answer_304_and_no_cache_may_reuse_a_response_without_asking() {
+    let app = spawn_app().await;
     let token = app.register("jake").await;
     app.create_article(&token, "Cached", &[]).await;
     let r = app.get("/api/articles", None).await.expect(200);
     let etag = r.header("etag").expect("etag");
-    assert_eq!(r.header("cache-control").unwrap(), "public, max-age=7");
+    // Browsers and proxies must revalidate: a reused copy would show a user
+    // data older than their own write.
+    assert_eq!(r.header("cache-control").unwrap(), "no-cache");
     assert!(r
         .header("vary")
         .unwrap()
@@ -236,7 +238,7 @@ async fn etags_answer_304_and_cache_control_depends_on_credentials() {
     let r304 = read(res).await.expect(304);
     assert!(r304.raw.is_empty());
     assert_eq!(r304.header("etag").unwrap(), etag);
-    // A change makes the old validator stale.
+    // A write makes the old validator stale: revalidation returns the new list.
     app.create_article(&token, "Another", &[]).await;
     let res = app
         .client
@@ -245,8 +247,32 @@ async fn etags_answer_304_and_cache_control_depends_on_credentials() {
         .send()
         .await
         .unwrap();
-    read(res).await.expect(200);
+    let fresh = read(res).await.expect(200);
+    assert_eq!(fresh.body["articlesCount"], 2);
+    assert_ne!(fresh.header("etag").unwrap(), etag);
+    // Signed in: private, still revalidated, and keyed on the credentials.
+    let r = app.get("/api/articles", Some(&token)).await.expect(200);
+    assert_eq!(r.header("cache-control").unwrap(), "private, no-cache");
+    assert!(r
+        .header("vary")
+        .unwrap()
+        .to_lowercase()
+        .contains("authorization"));
+    // The user's own record carries their token: never stored anywhere.
     let r = app.get("/api/user", Some(&token)).await.expect(200);
+    assert_eq!(r.header("cache-control").unwrap(), "no-store");
+}
+
+#[actix_rt::test]
+async fn a_shared_cache_lifetime_is_opt_in_and_never_applies_to_browsers() {
+    let app = spawn_app_with(&[("CACHE_SHARED_MAX_AGE_SECONDS", "30")]).await;
+    let token = app.register("jake").await;
+    let r = app.get("/api/tags", None).await.expect(200);
+    assert_eq!(
+        r.header("cache-control").unwrap(),
+        "public, max-age=0, must-revalidate, s-maxage=30"
+    );
+    let r = app.get("/api/tags", Some(&token)).await.expect(200);
     assert_eq!(r.header("cache-control").unwrap(), "private, no-cache");
 }
 
@@ -369,7 +395,7 @@ async fn anonymous_reads_are_cached_until_the_next_write() {
 }
 
 #[actix_rt::test]
-async fn a_zero_max_age_turns_the_response_cache_off() {
+async fn a_zero_lifetime_turns_the_response_cache_off() {
     let app = spawn_app_with(&[("CACHE_MAX_AGE_SECONDS", "0")]).await;
     app.get("/api/tags", None).await.expect(200);
     let before = app.pool.metrics().statements();

@@ -226,6 +226,11 @@ async fn update_changes_profile_fields_and_password() {
     assert_eq!(user["image"], "https://i.example.com/j.png");
     assert_eq!(user["username"], "jacob");
     assert_eq!(user["email"], "jacob@example.com");
+    // The new password revoked the old token; the response carries a new one.
+    let new_token = user["token"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, token);
+    app.get("/api/user", Some(&token)).await.expect(401);
+    app.get("/api/user", Some(&new_token)).await.expect(200);
     app.post(
         "/api/users/login",
         None,
@@ -244,7 +249,7 @@ async fn update_changes_profile_fields_and_password() {
     let r = app
         .put(
             "/api/user",
-            Some(&token),
+            Some(&new_token),
             json!({"user": {"bio": null, "image": ""}}),
         )
         .await

@@ -1,0 +1,103 @@
+//! The one application state every handler receives (`web::Data<AppState>`),
+//! built once at start-up, and the extractors that read from it. A handler
+//! that needs something the state lacks does not compile.
+//!
+//! Handlers touch the database only through `read` and `write`: a write
+//! moves the cache generations after it commits and before its response is
+//! sent, so no cache anywhere serves data older than an acknowledged write.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::auth::{AuthUser, Authenticator, MaybeAuthUser, PasswordHasherPool};
+use crate::db::{DbConnection, Pool};
+use crate::error::{AppError, AppResult};
+use crate::health::Health;
+use crate::http::rate_limit::AuthRateLimiter;
+use crate::shared::generations::{Changes, Generations};
+
+pub struct AppState {
+    pub pool: Pool,
+    pub auth: Arc<Authenticator>,
+    pub hasher: PasswordHasherPool,
+    pub limiter: AuthRateLimiter,
+    pub generations: Arc<Generations>,
+    pub health: Health,
+}
+
+impl AppState {
+    /// A read-only unit of work (retried once if its connection was lost).
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: Fn(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.pool.read(f).await
+    }
+
+    /// A write transaction that changes data responses show.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write_changing(Changes::DATA, f).await
+    }
+
+    /// A write transaction; once it has committed (or may have: a lost
+    /// connection leaves the outcome unknown), the generations of `changes`
+    /// move before the response goes out.
+    pub async fn write_changing<T, F>(&self, changes: Changes, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let result = self.pool.write(f).await;
+        if matches!(
+            result,
+            Ok(_) | Err(AppError::Unavailable { .. } | AppError::Internal { .. })
+        ) {
+            self.generations.changed(changes).await;
+        }
+        result
+    }
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+/// The caller of `req` (`None` without a token), resolved once per request:
+/// the response cache may already have done it.
+async fn caller(req: &HttpRequest) -> AppResult<Option<AuthUser>> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(AppError::bug("the application state is not registered"))?;
+    state.auth.authenticate(req, None).await
+}
+
+impl FromRequest for AuthUser {
+    type Error = AppError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            caller(&req)
+                .await?
+                .ok_or(AppError::Unauthorized("missing token"))
+        })
+    }
+}
+
+impl FromRequest for MaybeAuthUser {
+    type Error = AppError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { caller(&req).await.map(MaybeAuthUser) })
+    }
+}
