@@ -122,12 +122,12 @@ impl Shared {
     /// The shared decision, or `None` when Redis cannot give one.
     async fn check(&self, ip: IpAddr) -> Option<Result<(), AppError>> {
         let key = self.redis.key(&format!("ratelimit:{ip}"));
-        let mut conn = self.redis.connection();
         let mut invocation = self.script.key(key);
         invocation.arg(self.interval_ms).arg(self.tolerance_ms);
+        let invocation = &invocation;
         let wait_ms: u64 = self
             .redis
-            .call("rate_limit", async move {
+            .call("rate_limit", |mut conn| async move {
                 invocation.invoke_async(&mut conn).await
             })
             .await

@@ -184,12 +184,11 @@ impl Shared {
         if self.has_pending() && self.publish().await.is_err() {
             return None;
         }
-        let mut conn = self.redis.connection();
-        let keys = self.keys.clone();
+        let keys = &self.keys;
         let values: Vec<Option<u64>> = self
             .redis
-            .call("generation_read", async move {
-                ::redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
+            .call("generation_read", |mut conn| async move {
+                ::redis::cmd("MGET").arg(keys).query_async(&mut conn).await
             })
             .await
             .ok()?;
@@ -205,11 +204,10 @@ impl Shared {
     }
 
     async fn initialise(&self) -> Result<Stamp, RedisFailure> {
-        let mut conn = self.redis.connection();
-        let keys = self.keys.clone();
+        let keys = &self.keys;
         let values: (u64, u64) = self
             .redis
-            .call("generation_init", async move {
+            .call("generation_init", |mut conn| async move {
                 ::redis::pipe()
                     .cmd("SET")
                     .arg(&keys[DATA])
@@ -251,10 +249,10 @@ impl Shared {
         for &s in &scopes {
             pipe.cmd("SET").arg(&self.keys[s]).arg(new_token()).ignore();
         }
-        let mut conn = self.redis.connection();
+        let pipe = &pipe;
         let result = self
             .redis
-            .call("generation_bump", async move {
+            .call("generation_bump", |mut conn| async move {
                 pipe.query_async::<()>(&mut conn).await
             })
             .await;

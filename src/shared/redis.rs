@@ -132,32 +132,26 @@ impl RedisStore {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A connection handle for one call (a cheap clone of the shared one).
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
-    }
-
-    /// Runs one Redis call (`op` names it in metrics and logs), bounded by
-    /// the timeout and skipped while Redis is considered down.
-    pub async fn call<T, F>(&self, op: &'static str, call: F) -> Result<T, RedisFailure>
+    /// Runs one Redis call (`op` names it in metrics and logs) on the shared
+    /// connection, bounded by the timeout and skipped while Redis is
+    /// considered down. A call that finds the connection dropped (Redis
+    /// restarted, say) is made once more at once: the manager reconnects, and
+    /// a restart then costs no request its Redis.
+    pub async fn call<T, F, Fut>(&self, op: &'static str, call: F) -> Result<T, RedisFailure>
     where
-        F: Future<Output = RedisResult<T>>,
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
     {
         if self.now_ms() < self.skip_until_ms.load(Ordering::Acquire) {
             self.metrics.errors.with_label_values(&[op]).inc();
             return Err(RedisFailure::Skipped);
         }
-        let started = Instant::now();
-        self.metrics.in_flight.inc();
-        let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(RedisFailure::Redis(e)),
-            Err(_) => Err(RedisFailure::Timeout(self.timeout)),
-        };
-        self.metrics.in_flight.dec();
-        self.metrics
-            .duration
-            .observe(started.elapsed().as_secs_f64());
+        let mut result = self.bounded(call(self.conn.clone())).await;
+        if let Err(RedisFailure::Redis(e)) = &result {
+            if e.is_io_error() || e.is_connection_dropped() {
+                result = self.bounded(call(self.conn.clone())).await;
+            }
+        }
         match &result {
             Ok(_) => {
                 if !self.up.swap(true, Ordering::AcqRel) {
@@ -183,10 +177,27 @@ impl RedisStore {
         result
     }
 
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, RedisFailure> {
+        let started = Instant::now();
+        self.metrics.in_flight.inc();
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(RedisFailure::Redis(e)),
+            Err(_) => Err(RedisFailure::Timeout(self.timeout)),
+        };
+        self.metrics.in_flight.dec();
+        self.metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
     /// A round trip, for `/health`.
     pub async fn ping(&self) -> Result<(), RedisFailure> {
-        let mut conn = self.connection();
-        self.call("ping", async move {
+        self.call("ping", |mut conn| async move {
             ::redis::cmd("PING").query_async::<()>(&mut conn).await
         })
         .await

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use awc::http::StatusCode;
@@ -126,8 +127,9 @@ pub struct TestApp {
     pub base: String,
     pub client: awc::Client,
     pub pool: Pool,
-    /// Dropped after the server stops (fields drop in declaration order).
-    _db: TestDb,
+    /// Shared by the replicas of a test; dropped after the last server stops
+    /// (fields drop in declaration order).
+    db: Arc<TestDb>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -137,7 +139,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server with `overrides` on top of `base_settings`.
 pub async fn spawn_app_with(overrides: &[(&'static str, &str)]) -> TestApp {
-    let db = TestDb::new();
+    start_server(Arc::new(TestDb::new()), overrides)
+}
+
+/// Another instance on the same database as `app` (as behind a balancer).
+pub fn spawn_replica(app: &TestApp, overrides: &[(&'static str, &str)]) -> TestApp {
+    start_server(app.db.clone(), overrides)
+}
+
+fn start_server(db: Arc<TestDb>, overrides: &[(&'static str, &str)]) -> TestApp {
     let mut settings = base_settings(&db.url());
     for (k, v) in overrides {
         settings.insert(k, (*v).to_owned());
@@ -156,7 +166,7 @@ pub async fn spawn_app_with(overrides: &[(&'static str, &str)]) -> TestApp {
         base,
         client,
         pool,
-        _db: db,
+        db,
         handle,
     }
 }
@@ -331,6 +341,20 @@ impl TestApp {
         .expect(200)
         .body["article"]
             .clone()
+    }
+
+    /// GETs `path` twice and asserts that the second answer came from the
+    /// response cache (no SQL statement); returns it.
+    pub async fn get_cached(&self, path: &str, token: Option<&str>) -> Reply {
+        self.get(path, token).await.expect(200);
+        let before = self.pool.metrics().statements();
+        let reply = self.get(path, token).await.expect(200);
+        assert_eq!(
+            self.pool.metrics().statements(),
+            before,
+            "{path} was not served from the cache"
+        );
+        reply
     }
 
     /// `/metrics` as text.

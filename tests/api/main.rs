@@ -9,5 +9,7 @@ mod helpers;
 mod operations;
 mod process;
 mod profiles;
+mod redis_server;
+mod replicas;
 mod tags;
 mod users;
