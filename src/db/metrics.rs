@@ -20,6 +20,7 @@ const BUCKETS: &[f64] = &[
 pub struct DbMetrics {
     checkout_wait: Histogram,
     timeouts: IntCounter,
+    abandoned: IntCounter,
     section: Histogram,
     statements: IntCounter,
     evicted: IntCounter,
@@ -51,6 +52,10 @@ impl DbMetrics {
             "conduit_db_statements_total",
             "SQL statements sent to the database",
         )?;
+        let abandoned = IntCounter::new(
+            "conduit_db_sections_abandoned_total",
+            "Database sections whose request was answered 503 because the database did not reply in time",
+        )?;
         let evicted = IntCounter::new(
             "conduit_db_pool_evicted_total",
             "Idle connections found dead when checked out (after a database outage) and replaced",
@@ -58,6 +63,7 @@ impl DbMetrics {
         let metrics = Arc::new(DbMetrics {
             checkout_wait,
             timeouts,
+            abandoned,
             section,
             statements,
             evicted,
@@ -66,6 +72,7 @@ impl DbMetrics {
         });
         registry.register(Box::new(metrics.checkout_wait.clone()))?;
         registry.register(Box::new(metrics.timeouts.clone()))?;
+        registry.register(Box::new(metrics.abandoned.clone()))?;
         registry.register(Box::new(metrics.section.clone()))?;
         registry.register(Box::new(metrics.statements.clone()))?;
         registry.register(Box::new(metrics.evicted.clone()))?;
@@ -86,6 +93,10 @@ impl DbMetrics {
 
     pub(super) fn count_timeout(&self) {
         self.timeouts.inc();
+    }
+
+    pub(super) fn count_abandoned(&self) {
+        self.abandoned.inc();
     }
 
     pub(super) fn observe_section(&self, held: Duration) {

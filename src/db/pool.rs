@@ -103,6 +103,8 @@ impl Instrumentation for Instrument {
 
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// PostgreSQL: the URL with client-side timeouts added (`with_timeouts`).
+    libpq_url: String,
     statement_timeout: Duration,
     metrics: Arc<DbMetrics>,
     suspicion: Arc<AtomicU64>,
@@ -122,7 +124,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<ManagedConnection, ManagerError> {
         let mut conn = match self.url.backend {
-            Backend::Postgres => DbConnection::Pg(PgConnection::establish(&self.url.target)?),
+            Backend::Postgres => DbConnection::Pg(PgConnection::establish(&self.libpq_url)?),
             Backend::Sqlite => DbConnection::Sqlite(SqliteConnection::establish(&self.url.target)?),
         };
         dialect::prepare_session(&mut conn, self.statement_timeout)?;
@@ -156,6 +158,9 @@ type Pooled = r2d2::PooledConnection<ConnectionManager>;
 pub struct Pool {
     inner: r2d2::Pool<ConnectionManager>,
     backend: Backend,
+    /// The longest a request waits for its section: the acquire timeout
+    /// plus the statement timeout, and a second for the reply.
+    section_limit: Duration,
     metrics: Arc<DbMetrics>,
     suspicion: Arc<AtomicU64>,
 }
@@ -172,6 +177,10 @@ impl Pool {
         let backend = url.backend;
         let suspicion = Arc::new(AtomicU64::new(0));
         let manager = ConnectionManager {
+            libpq_url: match url.backend {
+                Backend::Postgres => with_timeouts(&url.target, settings.acquire_timeout),
+                Backend::Sqlite => String::new(),
+            },
             url,
             statement_timeout: settings.statement_timeout,
             metrics: metrics.clone(),
@@ -190,6 +199,9 @@ impl Pool {
         Ok(Pool {
             inner,
             backend,
+            section_limit: settings.acquire_timeout
+                + settings.statement_timeout
+                + Duration::from_secs(1),
             metrics,
             suspicion,
         })
@@ -262,7 +274,7 @@ impl Pool {
         T: Send + 'static,
     {
         let pool = self.clone();
-        actix_web::web::block(move || {
+        self.bounded(move || {
             let mut conn = pool.checkout(None).map_err(Self::unavailable)?;
             let result = pool.section(&mut conn, &f);
             if result.is_err() && conn.health.lost.load(Ordering::Acquire) {
@@ -273,7 +285,6 @@ impl Pool {
             result
         })
         .await
-        .map_err(|e| AppError::internal("blocking pool", e))?
     }
 
     /// A write: `f` runs in one transaction on one pooled connection (SQLite:
@@ -287,7 +298,7 @@ impl Pool {
         T: Send + 'static,
     {
         let pool = self.clone();
-        actix_web::web::block(move || {
+        self.bounded(move || {
             let mut conn = pool.checkout(None).map_err(Self::unavailable)?;
             if let Err(e) = begin(&mut conn.conn) {
                 if !conn.health.lost.load(Ordering::Acquire) {
@@ -303,7 +314,28 @@ impl Pool {
             })
         })
         .await
-        .map_err(|e| AppError::internal("blocking pool", e))?
+    }
+
+    /// Runs `section` on the blocking pool; a request never waits longer
+    /// than `section_limit` for it. A server that stops answering without
+    /// closing the connection (a black hole) would otherwise hold the
+    /// request forever: it gets a 503 instead, while the blocked thread
+    /// waits for the connection to fail (TCP keepalive, see `connect`).
+    async fn bounded<T: Send + 'static>(
+        &self,
+        section: impl FnOnce() -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        match tokio::time::timeout(self.section_limit, actix_web::web::block(section)).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(AppError::internal("blocking pool", e)),
+            Err(elapsed) => {
+                self.metrics.count_abandoned();
+                Err(AppError::unavailable(
+                    "the database did not answer in time",
+                    elapsed,
+                ))
+            }
+        }
     }
 
     /// Applies pending migrations, guarded against concurrent runners.
@@ -331,6 +363,38 @@ impl Pool {
     pub fn state(&self) -> r2d2::State {
         self.inner.state()
     }
+}
+
+/// Client-side limits libpq lacks by default, added unless the URL sets
+/// them: a connection attempt gives up after the pool's acquire timeout
+/// (instead of never, against a server that accepts and does not answer),
+/// and an established connection whose server vanished without a word is
+/// detected by TCP within about a minute instead of hours.
+fn with_timeouts(url: &str, acquire_timeout: Duration) -> String {
+    let connect = acquire_timeout.as_secs().max(2).to_string();
+    let defaults = [
+        ("connect_timeout", connect.as_str()),
+        ("keepalives_idle", "30"),
+        ("keepalives_interval", "10"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ];
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let present = |name: &str| {
+        query
+            .split('&')
+            .any(|kv| kv.split('=').next() == Some(name))
+    };
+    let mut out = url.to_owned();
+    for (name, value) in defaults {
+        if !present(name) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    out
 }
 
 fn begin(conn: &mut DbConnection) -> diesel::QueryResult<()> {
@@ -386,5 +450,28 @@ struct LogPoolErrors;
 impl r2d2::HandleError<ManagerError> for LogPoolErrors {
     fn handle_error(&self, error: ManagerError) {
         log::warn!("database connection failed: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_timeouts_are_added_unless_the_url_sets_them() {
+        let url = with_timeouts("postgres://h/db", Duration::from_secs(3));
+        assert_eq!(
+            url,
+            "postgres://h/db?connect_timeout=3&keepalives_idle=30&keepalives_interval=10\
+             &keepalives_count=3&tcp_user_timeout=30000"
+        );
+        let url = with_timeouts(
+            "postgres://h/db?sslmode=disable&connect_timeout=9",
+            Duration::from_millis(500),
+        );
+        assert!(
+            url.starts_with("postgres://h/db?sslmode=disable&connect_timeout=9&keepalives_idle=30")
+        );
+        assert_eq!(url.matches("connect_timeout").count(), 1);
     }
 }

@@ -80,6 +80,54 @@ pub fn init(format: LogFormat) {
             writeln!(buf)
         }),
     };
+    let logger = ClientFaultsAtDebug(builder.build());
+    let max_level = logger.0.filter();
     // A second init (tests start many servers in one process) is harmless.
-    let _ = builder.try_init();
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(max_level);
+    }
+}
+
+/// A line at WARN or ERROR should mean an operator may need to act. The HTTP
+/// layer reports a client's malformed request or dropped connection at ERROR
+/// (`actix_http::h1`: "stream error: request parse error ..."); those are the
+/// client's mistakes, so they are written at DEBUG.
+struct ClientFaultsAtDebug(env_logger::Logger);
+
+fn is_client_fault(metadata: &log::Metadata<'_>) -> bool {
+    metadata.level() <= log::Level::Warn && metadata.target().starts_with("actix_http::h1")
+}
+
+impl log::Log for ClientFaultsAtDebug {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        if is_client_fault(metadata) {
+            let demoted = log::Metadata::builder()
+                .level(log::Level::Debug)
+                .target(metadata.target())
+                .build();
+            return self.0.enabled(&demoted);
+        }
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !is_client_fault(record.metadata()) {
+            return self.0.log(record);
+        }
+        let demoted = log::Record::builder()
+            .level(log::Level::Debug)
+            .target(record.target())
+            .args(*record.args())
+            .module_path(record.module_path())
+            .file(record.file())
+            .line(record.line())
+            .build();
+        if self.0.enabled(demoted.metadata()) {
+            self.0.log(&demoted);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }

@@ -147,8 +147,41 @@ pub fn spawn_replica(app: &TestApp, overrides: &[(&'static str, &str)]) -> TestA
     start_server(app.db.clone(), overrides)
 }
 
+/// A server whose database connections go through `127.0.0.1:port` (a
+/// fault proxy in front of PostgreSQL); `None` on SQLite.
+pub fn spawn_app_via(port: u16, overrides: &[(&'static str, &str)]) -> Option<TestApp> {
+    let db = Arc::new(TestDb::new());
+    let TestDb::Postgres { url, .. } = &*db else {
+        return None;
+    };
+    let (scheme_user, rest) = url.split_once('@')?;
+    let (_, path) = rest.split_once('/')?;
+    let rerouted = format!("{scheme_user}@127.0.0.1:{port}/{path}");
+    Some(start_server_at(db, &rerouted, overrides))
+}
+
+/// The PostgreSQL server of `TEST_DATABASE_URL`, if set.
+pub fn postgres_address() -> Option<std::net::SocketAddr> {
+    let url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let rest = url.split_once('@')?.1;
+    let host_port = rest.split(['/', '?']).next()?;
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&host_port)
+        .ok()?
+        .next()
+}
+
 fn start_server(db: Arc<TestDb>, overrides: &[(&'static str, &str)]) -> TestApp {
-    let mut settings = base_settings(&db.url());
+    let url = db.url();
+    start_server_at(db, &url, overrides)
+}
+
+fn start_server_at(db: Arc<TestDb>, url: &str, overrides: &[(&'static str, &str)]) -> TestApp {
+    let mut settings = base_settings(url);
     for (k, v) in overrides {
         settings.insert(k, (*v).to_owned());
     }

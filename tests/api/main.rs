@@ -5,11 +5,16 @@
 mod articles;
 mod comments;
 mod errors;
+mod fault_proxy;
+mod faults;
 mod helpers;
+mod hostile;
+mod invariants;
 mod operations;
 mod process;
 mod profiles;
 mod redis_server;
 mod replicas;
+mod security;
 mod tags;
 mod users;
