@@ -183,3 +183,145 @@ fn sigterm_drains_finishes_in_flight_requests_and_exits_zero() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+/// One HTTP/1.1 exchange on a fresh connection: `None` if the server is gone.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Token {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let out = String::from_utf8_lossy(&raw).into_owned();
+    let status = out.get(9..12)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+#[test]
+fn every_acknowledged_write_survives_sigkill() {
+    let db = TestDb::new();
+    let port = free_port();
+    // Nobody reads the logs here: a full pipe would stall the server.
+    let quiet = [("RUST_LOG", "warn")];
+    let mut child = server(&db, port, &quiet).spawn().unwrap();
+    wait_until_listening(port, &mut child);
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/users",
+        None,
+        r#"{"user":{"username":"writer","email":"w@example.com","password":"a long password"}}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let token: String = serde_json::from_str::<serde_json::Value>(&body).unwrap()["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let body = format!(
+                        r#"{{"article":{{"title":"w{w} n{i}","description":"d","body":"b","tagList":["t{}"]}}}}"#,
+                        i % 3
+                    );
+                    match http(port, "POST", "/api/articles", Some(&token), &body) {
+                        Some((201, body)) => {
+                            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            acknowledged.push(v["article"]["slug"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned());
+                        }
+                        Some((status, body)) => panic!("unexpected {status}: {body}"),
+                        None => return acknowledged,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+    let acknowledged: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        acknowledged.len() >= 10,
+        "too few writes to mean anything: {}",
+        acknowledged.len()
+    );
+
+    let port = free_port();
+    let mut child = server(&db, port, &quiet).spawn().unwrap();
+    wait_until_listening(port, &mut child);
+    for slug in &acknowledged {
+        let (status, _) = http(port, "GET", &format!("/api/articles/{slug}"), None, "")
+            .unwrap_or_else(|| panic!("no answer for {slug}"));
+        assert_eq!(status, 200, "acknowledged write {slug} was lost");
+    }
+    // The counters agree with what survived (no half-applied create).
+    let (_, body) = http(port, "GET", "/api/articles?limit=1", None, "").unwrap();
+    let total = serde_json::from_str::<serde_json::Value>(&body).unwrap()["articlesCount"]
+        .as_u64()
+        .unwrap();
+    assert!(total as usize >= acknowledged.len());
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn migrate_needs_only_the_database_and_healthcheck_honours_the_port() {
+    let db = TestDb::new();
+    let mut migrate = server(&db, free_port(), &[("APP_ENV", "production")]);
+    migrate.env_remove("JWT_SECRET").arg("migrate");
+    let out = migrate.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = free_port();
+    let mut child = server(
+        &db,
+        port,
+        &[("RUN_MIGRATIONS", "false"), ("RUST_LOG", "warn")],
+    )
+    .spawn()
+    .unwrap();
+    wait_until_listening(port, &mut child);
+    let probe = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_conduit"))
+            .arg("healthcheck")
+            .env_clear()
+            .env("HOST", "0.0.0.0")
+            .env("PORT", port.to_string())
+            .output()
+            .unwrap()
+    };
+    assert!(probe(port).status.success());
+    let nobody = probe(free_port());
+    assert!(!nobody.status.success());
+    assert!(!nobody.stderr.is_empty(), "says why");
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
