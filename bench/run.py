@@ -40,7 +40,7 @@ def ensure_venv() -> None:
     if check.returncode != 0:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
                         str(BENCH / "requirements.txt")], check=True)
-    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    os.execv(str(python), [str(python), str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])
 
 
 ensure_venv()
@@ -208,7 +208,7 @@ def main() -> int:
     log(f"seeded in {seed_s:.1f}s: {rows}; counter mismatches {mismatches}")
     if any(mismatches.values()):
         raise RuntimeError(f"inconsistent counters after seeding: {mismatches}")
-    lists = seed.write_rotation_lists(data_dir, size, args.seed, JWT_SECRET)
+    lists = seed.write_rotation_lists(data_dir, size, args.seed, JWT_SECRET, pw_hash)
 
     server = Server(config)
     server.start()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::http::extractors::only;
 use crate::http::response_cache::ResponseCache;
 use crate::{articles, health, http, profiles, tags, users};
 
@@ -18,7 +19,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
             .configure(|cfg| articles::configure(cfg, cache))
             .configure(|cfg| tags::configure(cfg, cache)),
     )
-    .service(web::resource("/health").get(health::ready))
-    .service(web::resource("/health/live").get(health::live))
+    .service(
+        web::resource("/health")
+            .get(health::ready)
+            .default_service(only("GET")),
+    )
+    .service(
+        web::resource("/health/live")
+            .get(health::live)
+            .default_service(only("GET")),
+    )
     .default_service(web::to(http::extractors::not_found));
 }

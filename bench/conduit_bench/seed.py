@@ -268,25 +268,37 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def mint_jwt(user_id: int, secret: str, ttl_s: int = 24 * 3600) -> str:
-    """HS256 token with the claims the server issues: sub, iat, exp."""
+def password_fingerprint(password_hash: str) -> str:
+    """The token's `pwd` claim: 64-bit FNV-1a of the stored password hash,
+    as hex (src/auth/jwt.rs)."""
+    h = 0xcbf29ce484222325
+    for b in password_hash.encode():
+        h ^= b
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def mint_jwt(user_id: int, secret: str, password_hash: str, ttl_s: int = 24 * 3600) -> str:
+    """HS256 token with the claims the server issues: sub, iat, exp, pwd."""
     now = int(time.time())
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    claims = _b64(json.dumps({"sub": str(user_id), "iat": now, "exp": now + ttl_s},
+    claims = _b64(json.dumps({"sub": str(user_id), "iat": now, "exp": now + ttl_s,
+                              "pwd": password_fingerprint(password_hash)},
                              separators=(",", ":")).encode())
     signing_input = f"{header}.{claims}".encode()
     sig = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
     return f"{header}.{claims}.{_b64(sig)}"
 
 
-def write_rotation_lists(data_dir: Path, size: Size, seed: int, secret: str,
+def write_rotation_lists(data_dir: Path, size: Size, seed: int, secret: str, password_hash: str,
                          limit: int = 1000) -> dict[str, list[str]]:
-    """tokens/usernames/emails for up to `limit` seeded users, slugs for up to `limit` articles."""
+    """tokens/usernames/emails for up to `limit` seeded users (who all share
+    `password_hash`), slugs for up to `limit` articles."""
     rng = random.Random(seed + 1)
     user_ids = rng.sample(range(1, size.users + 1), min(limit, size.users))
     article_ids = rng.sample(range(1, size.articles + 1), min(limit, size.articles))
     lists = {
-        "tokens": [mint_jwt(u, secret) for u in user_ids],
+        "tokens": [mint_jwt(u, secret, password_hash) for u in user_ids],
         "usernames": [f"user{u}" for u in user_ids],
         "emails": [f"user{u}@bench.example" for u in user_ids],
         "slugs": [f"seeded-article-{a}" for a in article_ids],

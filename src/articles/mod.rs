@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::http::extractors::only;
 use crate::http::response_cache::ResponseCache;
 
 pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
@@ -19,25 +20,29 @@ pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
                 web::resource("")
                     .wrap(cache.layer())
                     .get(handlers::list)
-                    .post(handlers::create),
+                    .post(handlers::create)
+                    .default_service(only("GET, POST")),
             )
             // Before `/{slug}`, which would otherwise match "feed".
             .service(
                 web::resource("/feed")
                     .wrap(cache.layer())
-                    .get(handlers::feed),
+                    .get(handlers::feed)
+                    .default_service(only("GET")),
             )
             .service(
                 web::resource("/{slug}")
                     .wrap(cache.layer())
                     .get(handlers::get)
                     .put(handlers::update)
-                    .delete(handlers::delete),
+                    .delete(handlers::delete)
+                    .default_service(only("GET, PUT, DELETE")),
             )
             .service(
                 web::resource("/{slug}/favorite")
                     .post(handlers::favorite)
-                    .delete(handlers::unfavorite),
+                    .delete(handlers::unfavorite)
+                    .default_service(only("POST, DELETE")),
             )
             .configure(|cfg| crate::comments::configure(cfg, cache)),
     );

@@ -121,6 +121,12 @@ mod tests {
     }
 
     #[test]
+    fn the_fingerprint_is_fnv_1a_64_as_every_replica_and_the_benchmark_compute_it() {
+        assert_eq!(PasswordFingerprint::of("a").to_claim(), "af63dc4c8601ec8c");
+        assert_eq!(PasswordFingerprint::of("").to_claim(), "cbf29ce484222325");
+    }
+
+    #[test]
     fn rejects_other_secrets_and_garbage() {
         let a = keys(SECRET, Duration::from_secs(60));
         let b = keys(

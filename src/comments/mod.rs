@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::http::extractors::only;
 use crate::http::response_cache::ResponseCache;
 
 /// Registers routes relative to the `/articles` scope.
@@ -18,7 +19,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
         web::resource("/{slug}/comments")
             .wrap(cache.layer())
             .get(handlers::list)
-            .post(handlers::create),
+            .post(handlers::create)
+            .default_service(only("GET, POST")),
     )
-    .service(web::resource("/{slug}/comments/{id}").delete(handlers::delete));
+    .service(
+        web::resource("/{slug}/comments/{id}")
+            .delete(handlers::delete)
+            .default_service(only("DELETE")),
+    );
 }

@@ -147,6 +147,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_env_file_is_a_valid_configuration() {
+        let text = include_str!("../../.env.example");
+        let vars: Vec<(&str, &str)> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .collect();
+        assert!(vars.len() > 20, "{vars:?}");
+        let c = config(&vars).unwrap();
+        assert_eq!(c.cache.anonymous_ttl, std::time::Duration::from_secs(30));
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         let e = config(&[("PORT", "eighty")]).err().unwrap();
         assert_eq!(e.var, "PORT");

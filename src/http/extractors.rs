@@ -3,7 +3,9 @@
 //! same JSON error body as the handlers do.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header::{HeaderValue, ALLOW};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
 use crate::error::AppError;
 
@@ -50,4 +52,16 @@ pub fn path_config() -> web::PathConfig {
 /// Routes nothing else matched.
 pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("route"))
+}
+
+/// A resource's answer to any method it does not serve: a JSON 405 with the
+/// `Allow` header listing the ones it does (`allow`, e.g. `"GET, POST"`).
+pub fn only(allow: &'static str) -> Route {
+    web::to(move || async move {
+        let mut res = AppError::field("method", "not allowed for this route").error_response();
+        *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+        res
+    })
 }

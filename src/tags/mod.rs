@@ -8,6 +8,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use crate::error::AppResult;
+use crate::http::extractors::only;
 use crate::http::response_cache::ResponseCache;
 use crate::state::AppState;
 
@@ -22,5 +23,10 @@ async fn list(state: web::Data<AppState>) -> AppResult<HttpResponse> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
-    cfg.service(web::resource("/tags").wrap(cache.layer()).get(list));
+    cfg.service(
+        web::resource("/tags")
+            .wrap(cache.layer())
+            .get(list)
+            .default_service(only("GET")),
+    );
 }

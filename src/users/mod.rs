@@ -9,12 +9,23 @@ pub mod repo;
 
 use actix_web::web;
 
+use crate::http::extractors::only;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/users").post(handlers::register))
-        .service(web::resource("/users/login").post(handlers::login))
-        .service(
-            web::resource("/user")
-                .get(handlers::current)
-                .put(handlers::update),
-        );
+    cfg.service(
+        web::resource("/users")
+            .post(handlers::register)
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/users/login")
+            .post(handlers::login)
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/user")
+            .get(handlers::current)
+            .put(handlers::update)
+            .default_service(only("GET, PUT")),
+    );
 }

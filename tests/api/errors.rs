@@ -16,10 +16,20 @@ async fn unknown_routes_are_json_404s() {
 }
 
 #[actix_rt::test]
-async fn wrong_method_is_a_json_405() {
+async fn wrong_method_is_a_json_405_naming_the_allowed_ones() {
     let app = spawn_app().await;
-    let r = app.call("PATCH", "/api/user", None, None).await.expect(405);
-    assert!(r.body["errors"].is_object());
+    for (method, path, allow) in [
+        ("PATCH", "/api/user", "GET, PUT"),
+        ("DELETE", "/api/tags", "GET"),
+        ("PUT", "/api/articles", "GET, POST"),
+        ("GET", "/api/users/login", "POST"),
+        ("POST", "/api/articles/x/comments/1", "DELETE"),
+        ("POST", "/health", "GET"),
+    ] {
+        let r = app.call(method, path, None, None).await.expect(405);
+        assert!(r.body["errors"].is_object());
+        assert_eq!(r.header("allow").as_deref(), Some(allow), "{method} {path}");
+    }
 }
 
 #[actix_rt::test]
