@@ -6,6 +6,7 @@ one seeded PostgreSQL database, under these deployments:
     single+redis    1 instance with REDIS_URL (every cache hit checks Redis)
     single-nocache  1 instance, caches off (the database path)
     single+haproxy  1 instance, no Redis, behind HAProxy (the balancer's own cost)
+    pair            2 instances, no Redis (caches NOT coherent: the cost baseline)
     pair+redis      2 instances sharing Redis, behind HAProxy (round robin)
     pair-nocache    2 instances, caches off, behind HAProxy
 
@@ -49,6 +50,7 @@ DEPLOYMENTS = [
     ("single+redis", 1, {"REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}"}, False),
     ("single-nocache", 1, NO_CACHE, False),
     ("single+haproxy", 1, {}, True),
+    ("pair", 2, {}, True),
     ("pair+redis", 2, {"REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}"}, True),
     ("pair-nocache", 2, NO_CACHE, True),
 ]
@@ -112,6 +114,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--only", default="", help="comma-separated deployments (default: all)")
     args = p.parse_args()
     started = datetime.now(timezone.utc)
     work = harness.WORK
@@ -142,7 +145,8 @@ def main() -> int:
     redis = start_redis(work)
     rows: list[dict] = []
     try:
-        for name, instances, env, proxied in DEPLOYMENTS:
+        chosen = [d for d in DEPLOYMENTS if not args.only or d[0] in args.only.split(",")]
+        for name, instances, env, proxied in chosen:
             servers = []
             for i in range(instances):
                 cfg = ServerConfig(binary=binary, database_url=database_url, port=PORTS[i],
@@ -178,9 +182,13 @@ def main() -> int:
     def rps(dep: str, sc: str) -> float:
         return next(r["rps"] for r in rows if r["deployment"] == dep and r["scenario"] == sc)
 
-    ratios = {dep: {sc: round(rps(dep, sc) / rps("single", sc), 2) for sc in READS}
-              for dep in ("single+redis", "single+haproxy", "pair+redis")}
+    ran = {r["deployment"] for r in rows}
+    pairs = [("single+redis", "single"), ("single+haproxy", "single"), ("pair+redis", "single"),
+             ("pair+redis", "pair")]
+    ratios = {f"{a} / {b}": {sc: round(rps(a, sc) / rps(b, sc), 2) for sc in READS}
+              for a, b in pairs if a in ran and b in ran}
     medians = {dep: statistics.median(v.values()) for dep, v in ratios.items()}
+    chosen = [d for d in DEPLOYMENTS if d[0] in ran]
     out = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python3 bench/replicas.py " + shlex.join(sys.argv[1:]),
@@ -196,23 +204,24 @@ def main() -> int:
           f"HAProxy, the instances, PostgreSQL and Redis; wrk {args.connections} connections, "
           f"{args.duration:g} s per row after {args.warmup:g} s of warm-up.", "",
           "req/s (p99 ms):", "",
-          "| scenario | " + " | ".join(d[0] for d in DEPLOYMENTS) + " |",
-          "|---|" + "---:|" * len(DEPLOYMENTS)]
+          "| scenario | " + " | ".join(d[0] for d in chosen) + " |",
+          "|---|" + "---:|" * len(chosen)]
     for sc in READS:
         cells = []
-        for dep, *_ in DEPLOYMENTS:
+        for dep, *_ in chosen:
             r = next(r for r in rows if r["deployment"] == dep and r["scenario"] == sc)
             bad = f", {r['non_2xx'] + r['socket_errors']} failed" if r["non_2xx"] or r["socket_errors"] else ""
             cells.append(f"{r['rps']:,.0f} ({r['p99_ms']:.1f}{bad})")
         md.append(f"| {sc} | " + " | ".join(cells) + " |")
-    md += ["", "Ratio to `single` (cached, no Redis, no balancer), per scenario:", "",
+    md += ["", "Ratios of req/s per scenario (`single`: cached, no Redis, no balancer;"
+           " `pair`: the same two instances without Redis, whose caches are not coherent):", "",
            "| scenario | " + " | ".join(ratios) + " |", "|---|" + "---:|" * len(ratios)]
     for sc in READS:
         md.append(f"| {sc} | " + " | ".join(f"{ratios[d][sc]:.2f}" for d in ratios) + " |")
     md.append("| **median** | " + " | ".join(f"**{medians[d]:.2f}**" for d in ratios) + " |")
     md += ["", "Peak RSS per instance (MiB): " + "; ".join(
         f"{dep} {max(max(r['hwm_mib']) for r in rows if r['deployment'] == dep)}"
-        for dep, *_ in DEPLOYMENTS), ""]
+        for dep, *_ in chosen), ""]
     (results / "replicas-postgres-small.md").write_text("\n".join(md))
     log("wrote bench/results/replicas-postgres-small.{md,json}")
     return 0

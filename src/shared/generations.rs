@@ -11,9 +11,10 @@
 //! - One instance (no `REDIS_URL`): two counters in process.
 //! - Several instances: each scope is a key in Redis holding a random token;
 //!   a write sets a new one. A read asks Redis for the current tokens after
-//!   its request arrived, in one round trip that concurrent requests share
-//!   (a batch is sent only after everyone in it arrived, so each still
-//!   sees every write acknowledged before it). Random tokens never repeat,
+//!   its request arrived, in one round trip that the requests arriving
+//!   together on its worker thread share (a batch is sent only after
+//!   everyone in it arrived, so each still sees every write acknowledged
+//!   before it). Random tokens never repeat,
 //!   so a Redis restart that loses the keys cannot revive an old copy.
 //! - Redis unreachable: `current` returns `None` and callers bypass their
 //!   caches (correct, slower). A write whose new generation could not be
@@ -21,8 +22,10 @@
 //!   trusted again, and retried in the background so other instances learn
 //!   of it as soon as Redis answers.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
@@ -64,18 +67,28 @@ const DATA: usize = 0;
 const CREDENTIALS: usize = 1;
 
 struct Shared {
+    /// Tells this instance's batches apart in the threads' lists.
+    id: usize,
     redis: Arc<RedisStore>,
     keys: [String; 2],
     /// New generations not yet published to Redis, per scope.
     pending: [AtomicBool; 2],
     publisher_running: AtomicBool,
-    batch: Mutex<Batch>,
 }
 
+/// The reads waiting on one worker thread for the next round trip. Batches
+/// are per thread, like the Redis connections: a request, its batch and the
+/// reply stay on the thread that serves it.
 #[derive(Default)]
 struct Batch {
     waiting: Vec<oneshot::Sender<Option<Stamp>>>,
     fetching: bool,
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static BATCHES: RefCell<Vec<(usize, Rc<RefCell<Batch>>)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn new_token() -> u64 {
@@ -99,11 +112,11 @@ impl Generations {
         ];
         Generations {
             inner: Inner::Shared(Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 redis,
                 keys,
                 pending: [AtomicBool::new(false), AtomicBool::new(false)],
                 publisher_running: AtomicBool::new(false),
-                batch: Mutex::new(Batch::default()),
             })),
         }
     }
@@ -143,39 +156,47 @@ impl Generations {
 }
 
 impl Shared {
+    fn thread_batch(&self) -> Rc<RefCell<Batch>> {
+        BATCHES.with(|list| {
+            if let Some((_, batch)) = list.borrow().iter().find(|(id, _)| *id == self.id) {
+                return batch.clone();
+            }
+            let batch = Rc::new(RefCell::new(Batch::default()));
+            list.borrow_mut().push((self.id, batch.clone()));
+            batch
+        })
+    }
+
     async fn current(this: &Arc<Self>) -> Option<Stamp> {
+        let batch = this.thread_batch();
         let (tx, rx) = oneshot::channel();
         let start = {
-            let Ok(mut batch) = this.batch.lock() else {
-                return None;
-            };
-            batch.waiting.push(tx);
-            !std::mem::replace(&mut batch.fetching, true)
+            let mut b = batch.borrow_mut();
+            b.waiting.push(tx);
+            !std::mem::replace(&mut b.fetching, true)
         };
         if start {
-            actix_rt::spawn(Self::fetch_batches(this.clone()));
+            actix_rt::spawn(Self::fetch_batches(this.clone(), batch));
         }
         rx.await.ok().flatten()
     }
 
-    /// Answers the waiting requests a batch at a time: each batch is taken
-    /// before its round trip starts, so its answer is newer than each of
-    /// its requests.
-    async fn fetch_batches(this: Arc<Self>) {
+    /// Answers this thread's waiting requests a batch at a time: each batch
+    /// is taken before its round trip starts, so its answer is newer than
+    /// each of its requests.
+    async fn fetch_batches(this: Arc<Self>, batch: Rc<RefCell<Batch>>) {
         loop {
-            let batch = {
-                let Ok(mut batch) = this.batch.lock() else {
-                    return;
-                };
-                if batch.waiting.is_empty() {
-                    batch.fetching = false;
+            let waiting = {
+                let mut b = batch.borrow_mut();
+                if b.waiting.is_empty() {
+                    b.fetching = false;
                     return;
                 }
-                std::mem::take(&mut batch.waiting)
+                std::mem::take(&mut b.waiting)
             };
             let stamp = this.fetch().await;
-            for waiting in batch {
-                let _ = waiting.send(stamp);
+            for request in waiting {
+                let _ = request.send(stamp);
             }
         }
     }

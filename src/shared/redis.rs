@@ -1,14 +1,16 @@
-//! The Redis connection every instance shares state through: one
-//! multiplexed, self-reconnecting connection (`redis`' `ConnectionManager`,
-//! which pipelines concurrent commands), built once at start-up without
-//! connecting. Every call is bounded by `REDIS_TIMEOUT_MS`; after a failure,
+//! The Redis connection every instance shares state through: multiplexed,
+//! self-reconnecting connections (`redis`' `ConnectionManager`, which
+//! pipelines concurrent commands), one per worker thread and opened on its
+//! first use there, so a command, its reply and the request waiting for it
+//! stay on one thread (no cross-thread wake-up per cache hit). Every call is bounded by `REDIS_TIMEOUT_MS`; after a failure,
 //! calls skip Redis for `REDIS_RETRY_MS` and fail at once, so a slow or dead
 //! Redis costs a request at most one timeout per retry period. Callers
 //! degrade on failure (caches bypass, limits go per instance); none fails a
 //! request because Redis did.
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -81,8 +83,19 @@ impl RedisMetrics {
     }
 }
 
+static NEXT_STORE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// (store id, connection) for each store this thread has used.
+    static THREAD_CONNECTIONS: RefCell<Vec<(usize, ConnectionManager)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// Tells this store's connections apart in the threads' lists.
+    id: usize,
+    client: ::redis::Client,
+    manager_config: ConnectionManagerConfig,
     timeout: Duration,
     retry_after: Duration,
     key_prefix: String,
@@ -103,11 +116,11 @@ impl RedisStore {
             .set_response_timeout(Some(config.timeout))
             .set_number_of_retries(1)
             .set_max_delay(config.retry_after.max(Duration::from_millis(10)));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(RedisSetupError::Url)?;
         let metrics = RedisMetrics::new(registry)?;
         Ok(RedisStore {
-            conn,
+            id: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+            client,
+            manager_config,
             timeout: config.timeout,
             retry_after: config.retry_after,
             key_prefix: config.key_prefix.clone(),
@@ -115,6 +128,21 @@ impl RedisStore {
             skip_until_ms: AtomicU64::new(0),
             up: AtomicBool::new(false),
             metrics,
+        })
+    }
+
+    /// This thread's connection, set up (without connecting) on first use.
+    fn connection(&self) -> RedisResult<ConnectionManager> {
+        THREAD_CONNECTIONS.with(|list| {
+            if let Some((_, conn)) = list.borrow().iter().find(|(id, _)| *id == self.id) {
+                return Ok(conn.clone());
+            }
+            let conn = ConnectionManager::new_lazy_with_config(
+                self.client.clone(),
+                self.manager_config.clone(),
+            )?;
+            list.borrow_mut().push((self.id, conn.clone()));
+            Ok(conn)
         })
     }
 
@@ -146,10 +174,14 @@ impl RedisStore {
             self.metrics.errors.with_label_values(&[op]).inc();
             return Err(RedisFailure::Skipped);
         }
-        let mut result = self.bounded(call(self.conn.clone())).await;
+        let conn = match self.connection() {
+            Ok(conn) => conn,
+            Err(e) => return Err(RedisFailure::Redis(e)),
+        };
+        let mut result = self.bounded(call(conn.clone())).await;
         if let Err(RedisFailure::Redis(e)) = &result {
             if e.is_io_error() || e.is_connection_dropped() {
-                result = self.bounded(call(self.conn.clone())).await;
+                result = self.bounded(call(conn)).await;
             }
         }
         match &result {

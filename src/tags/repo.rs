@@ -1,27 +1,32 @@
 //! Queries on `tags` and their sharded counts.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::{tag_counts, tags};
 use crate::db::{dialect, DbConnection};
 use crate::domain::{TagList, TagName};
 
-/// Tags used by at least one article, most used first, then by name. Each
-/// tag's count is the sum of its `tag_counts` shards.
+#[derive(QueryableByName)]
+struct TagTotal {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// Tags used by at least one article, most used first, then by name. The
+/// shards are summed by the database, so one row per tag comes back.
 pub fn in_use(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-    let shards: Vec<(String, i64)> = tags::table
-        .inner_join(tag_counts::table)
-        .select((tags::name, tag_counts::articles_count))
-        .load(conn)?;
-    let mut totals: HashMap<String, i64> = HashMap::new();
-    for (name, count) in shards {
-        *totals.entry(name).or_default() += count;
-    }
-    let mut in_use: Vec<(String, i64)> = totals.into_iter().filter(|(_, n)| *n > 0).collect();
-    in_use.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(in_use.into_iter().map(|(name, _)| name).collect())
+    let mut totals: Vec<TagTotal> = diesel::sql_query(
+        "SELECT t.name, CAST(SUM(c.articles_count) AS BIGINT) AS total \
+         FROM tags t JOIN tag_counts c ON c.tag_id = t.id \
+         GROUP BY t.id, t.name HAVING SUM(c.articles_count) > 0",
+    )
+    .load(conn)?;
+    // Sorted here, by bytes: the same order on both backends' collations.
+    totals.sort_unstable_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
+    Ok(totals.into_iter().map(|t| t.name).collect())
 }
 
 /// A tag's id and the number of articles carrying it; `None` if no such tag.
