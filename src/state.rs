@@ -48,6 +48,18 @@ impl AppState {
         self.write_changing(Changes::DATA, f).await
     }
 
+    /// A write of statements that each commit on their own
+    /// (`Pool::write_statements`): the same generation move as `write`.
+    pub async fn write_statements<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let result = self.pool.write_statements(f).await;
+        self.after_write(&result, Changes::DATA).await;
+        result
+    }
+
     /// A write transaction; once it has committed (or may have: a lost
     /// connection leaves the outcome unknown), the generations of `changes`
     /// move before the response goes out.
@@ -57,13 +69,19 @@ impl AppState {
         T: Send + 'static,
     {
         let result = self.pool.write(f).await;
+        self.after_write(&result, changes).await;
+        result
+    }
+
+    /// Moves the generations once a write has committed, or may have (a lost
+    /// connection leaves the outcome unknown).
+    async fn after_write<T>(&self, result: &AppResult<T>, changes: Changes) {
         if matches!(
             result,
             Ok(_) | Err(AppError::Unavailable { .. } | AppError::Internal { .. })
         ) {
             self.generations.changed(changes).await;
         }
-        result
     }
 }
 

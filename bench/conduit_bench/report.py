@@ -33,8 +33,10 @@ def ceiling_ratio(result: dict, ceilings: dict) -> str:
     framework = ceilings.get("framework_rps")
     if framework and result["name"] != "health_live":
         parts.append(f"{100 * rps / framework:.1f}% fw")
-    if result["ceiling"] == "database" and ceilings.get("database_tps"):
-        parts.append(f"{100 * rps / ceilings['database_tps']:.1f}% db")
+    kind = result["ceiling"]
+    db = ceilings.get("db", {}).get(kind[3:]) if kind.startswith("db:") else None
+    if db and db.get("tps"):
+        parts.append(f"{100 * rps / db['tps']:.1f}% db")
     if result["ceiling"] == "hashing" and ceilings.get("hashing"):
         parts.append(f"{100 * rps / ceilings['hashing']['logins_per_s']:.1f}% hash")
     return ", ".join(parts) or "–"
@@ -134,12 +136,12 @@ def markdown(run: dict) -> str:
         "",
         f"- Framework: `/health/live` = {_fmt(c.get('framework_rps'))} req/s (\"fw\" above)",
     ]
-    if c.get("database"):
-        d = c["database"]
-        out.append(
-            f"- Database: pgbench, {d['clients']} clients, list-endpoint SQL (counter shards + page) "
-            f"= {_fmt(d['tps'])} tx/s, avg latency {d['latency_avg_ms']:.2f} ms, "
-            f"failed {d['failed']} (\"db\" above)")
+    if c.get("db"):
+        for name, d in c["db"].items():
+            out.append(
+                f"- Database, {name} SQL: pgbench, {d['clients']} clients, `-M prepared`, the "
+                f"statements of one {name} request = {_fmt(d['tps'])} tx/s, avg latency "
+                f"{d['latency_avg_ms']:.2f} ms, failed {d['failed']} (\"db\" above)")
     else:
         out.append("- Database: no pgbench ceiling for SQLite (in-process database)")
     if c.get("hashing"):

@@ -65,8 +65,10 @@ pub async fn create(
     body: web::Json<CreateArticleRequest>,
 ) -> AppResult<HttpResponse> {
     let new = body.into_inner().parse()?;
+    // Tags are created (idempotently) first, then the article and every
+    // counter in one atomic statement: no transaction needed.
     let view = state
-        .write(move |conn| repo::create(conn, user.id, &new))
+        .write_statements(move |conn| repo::create(conn, user.id, &new))
         .await?;
     Ok(HttpResponse::Created().json(SingleArticleResponse::from(view)))
 }

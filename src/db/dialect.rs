@@ -5,9 +5,13 @@
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{
+    AnsiTransactionManager, Connection, SimpleConnection, TransactionManager,
+};
+use diesel::pg::Pg;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
@@ -87,8 +91,10 @@ pub struct CreatedArticle {
 }
 
 /// Inserts an article with its tag links and moves every counter that
-/// counts it (`counters::apply_article_change`), inside the caller's
-/// transaction. `None` if the slug is taken, in which case nothing changed.
+/// counts it (`counters::apply_article_change`), atomically: one statement
+/// on PostgreSQL, one write transaction of steps on SQLite (the
+/// caller runs it without a transaction, `Pool::write_statements`). `None`
+/// if the slug is taken, in which case nothing changed.
 ///
 /// PostgreSQL does it in one statement of data-modifying CTEs (two round
 /// trips fewer than SQLite's steps, measured in bench/). `ON CONFLICT DO
@@ -103,21 +109,85 @@ pub fn create_article(
     shard: Shard,
 ) -> QueryResult<Option<CreatedArticle>> {
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(CREATE_ARTICLE_PG)
-            .bind::<Text, _>(row.slug)
-            .bind::<Text, _>(row.title)
-            .bind::<Text, _>(row.description)
-            .bind::<Text, _>(row.body)
-            .bind::<BigInt, _>(row.author.get())
-            .bind::<Timestamp, _>(row.created_at)
-            .bind::<Text, _>(row.tag_list)
-            .bind::<Array<BigInt>, _>(row.tag_ids)
-            .bind::<BigInt, _>(shard.index())
-            .bind::<Text, _>(shard.site_counter())
-            .get_result(pg)
-            .optional(),
-        DbConnection::Sqlite(_) => create_article_in_steps(conn, row, shard),
+        DbConnection::Pg(pg) => {
+            let statement = CreateArticlePg {
+                row,
+                author: row.author.get(),
+                shard: shard.index(),
+                counter: shard.site_counter(),
+            };
+            let created: Option<(i64, String, Option<String>, Option<String>)> =
+                statement.get_result(pg).optional()?;
+            Ok(created.map(|(id, username, bio, image)| CreatedArticle {
+                id,
+                username,
+                bio,
+                image,
+            }))
+        }
+        DbConnection::Sqlite(_) => {
+            in_write_transaction(conn, |conn| create_article_in_steps(conn, row, shard))
+        }
     }
+}
+
+/// Starts a write transaction: `BEGIN` on PostgreSQL; on SQLite `BEGIN
+/// IMMEDIATE`, which takes the write lock at once, so concurrent
+/// read-then-write transactions queue on the busy timeout instead of failing
+/// with "database is locked". Nested `transaction` calls inside become
+/// savepoints of it.
+pub(super) fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+    }
+}
+
+/// Ends the transaction of `begin_write`: commits on success, rolls back on
+/// error.
+pub(super) fn end_write<T, E>(conn: &mut DbConnection, result: Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    fn commit<C>(c: &mut C) -> QueryResult<()>
+    where
+        C: Connection<TransactionManager = AnsiTransactionManager>,
+    {
+        // On failure, leave the connection usable; report the commit failure.
+        AnsiTransactionManager::commit_transaction(c).inspect_err(|_| {
+            let _ = AnsiTransactionManager::rollback_transaction(c);
+        })
+    }
+    match result {
+        Ok(value) => {
+            match conn {
+                DbConnection::Pg(c) => commit(c)?,
+                DbConnection::Sqlite(c) => commit(c)?,
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            // A failed rollback leaves the connection broken (r2d2 drops
+            // it); the request's own error is the one to report.
+            let _ = match conn {
+                DbConnection::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+                DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+            };
+            Err(e)
+        }
+    }
+}
+
+/// `f` in its own write transaction.
+fn in_write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    begin_write(conn)?;
+    let result = f(conn);
+    end_write(conn, result)
 }
 
 const CREATE_ARTICLE_PG: &str = "\
@@ -144,6 +214,60 @@ WITH article AS (
     ON CONFLICT (name) DO UPDATE SET value = counters.value + 1
 )
 SELECT article.id, author.username, author.bio, author.image FROM article, author";
+
+/// `CREATE_ARTICLE_PG` with its parameters. Unlike `sql_query`, it has a
+/// static query id, so Diesel prepares it once per connection and
+/// PostgreSQL plans the five-part statement once, not on every create.
+struct CreateArticlePg<'a> {
+    row: &'a NewArticleRow<'a>,
+    author: i64,
+    shard: i64,
+    counter: String,
+}
+
+impl QueryId for CreateArticlePg<'_> {
+    type QueryId = CreateArticlePg<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for CreateArticlePg<'_> {
+    type SqlType = (BigInt, Text, Nullable<Text>, Nullable<Text>);
+}
+
+impl RunQueryDsl<PgConnection> for CreateArticlePg<'_> {}
+
+impl QueryFragment<Pg> for CreateArticlePg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = CREATE_ARTICLE_PG;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            match &rest[at + 1..at + 1 + digits] {
+                "1" => out.push_bind_param::<Text, str>(self.row.slug)?,
+                "2" => out.push_bind_param::<Text, str>(self.row.title)?,
+                "3" => out.push_bind_param::<Text, str>(self.row.description)?,
+                "4" => out.push_bind_param::<Text, str>(self.row.body)?,
+                "5" => out.push_bind_param::<BigInt, i64>(&self.author)?,
+                "6" => out.push_bind_param::<Timestamp, _>(&self.row.created_at)?,
+                "7" => out.push_bind_param::<Text, str>(self.row.tag_list)?,
+                "8" => out.push_bind_param::<Array<BigInt>, [i64]>(self.row.tag_ids)?,
+                "9" => out.push_bind_param::<BigInt, i64>(&self.shard)?,
+                "10" => out.push_bind_param::<Text, String>(&self.counter)?,
+                other => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        format!("CREATE_ARTICLE_PG has no parameter ${other}").into(),
+                    ))
+                }
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
 
 /// The SQLite create: each step a statement, the counters through the shared
 /// `counters::apply_article_change`.

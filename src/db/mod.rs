@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod functions;
 mod metrics;
 mod pool;
+mod prepared;
 pub mod schema;
 
 use diesel::connection::Connection;
@@ -16,6 +17,7 @@ use diesel::sqlite::SqliteConnection;
 
 pub use metrics::DbMetrics;
 pub use pool::{Pool, PoolError, PoolSettings};
+pub use prepared::{Fixed, FixedSql};
 
 /// The backend type of `DbConnection`, for boxed queries.
 pub type Db = <DbConnection as Connection>::Backend;

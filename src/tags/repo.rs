@@ -4,29 +4,26 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::{tag_counts, tags};
-use crate::db::{dialect, DbConnection};
+use crate::db::{dialect, DbConnection, Fixed, FixedSql};
 use crate::domain::{TagList, TagName};
 
-#[derive(QueryableByName)]
-struct TagTotal {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    total: i64,
+/// Every tag's total over its shards, for tags in use.
+struct TagTotals;
+
+impl FixedSql for TagTotals {
+    const SQL: &'static str = "SELECT t.name, CAST(SUM(c.articles_count) AS BIGINT) \
+         FROM tags t JOIN tag_counts c ON c.tag_id = t.id \
+         GROUP BY t.id, t.name HAVING SUM(c.articles_count) > 0";
+    type SqlType = (Text, BigInt);
 }
 
 /// Tags used by at least one article, most used first, then by name. The
 /// shards are summed by the database, so one row per tag comes back.
 pub fn in_use(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-    let mut totals: Vec<TagTotal> = diesel::sql_query(
-        "SELECT t.name, CAST(SUM(c.articles_count) AS BIGINT) AS total \
-         FROM tags t JOIN tag_counts c ON c.tag_id = t.id \
-         GROUP BY t.id, t.name HAVING SUM(c.articles_count) > 0",
-    )
-    .load(conn)?;
+    let mut totals: Vec<(String, i64)> = Fixed::<TagTotals>::new().load(conn)?;
     // Sorted here, by bytes: the same order on both backends' collations.
-    totals.sort_unstable_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
-    Ok(totals.into_iter().map(|t| t.name).collect())
+    totals.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(totals.into_iter().map(|(name, _)| name).collect())
 }
 
 /// A tag's id and the number of articles carrying it; `None` if no such tag.
