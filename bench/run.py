@@ -50,7 +50,7 @@ from conduit_bench.scenarios import (  # noqa: E402
     PGBENCH, SCENARIOS, Scenario, db_ceiling_scripts, hash_ceiling, measure, run_open_loop,
     run_pgbench, run_wrk,
 )
-from conduit_bench.server import Server, ServerConfig, http_status  # noqa: E402
+from conduit_bench.server import RssSampler, Server, ServerConfig, http_status  # noqa: E402
 
 
 # Server settings of --no-response-cache.
@@ -97,6 +97,64 @@ def measure_login_flood(server: Server, scenarios: list[Scenario], by_name: dict
             "median_p99_ratio": statistics.median(ratios) if ratios else None}
 
 
+C10K = 10_000
+SOAK_SHARE = 0.7
+
+
+def measure_c10k(server: Server, scenarios: list[Scenario], by_name: dict,
+                 args: argparse.Namespace, data_dir: Path) -> dict:
+    """The tags scenario with 10,000 concurrent keep-alive connections, beside
+    its 64-connection figure."""
+    tags = next(s for s in scenarios if s.name == "tags")
+    with RssSampler(server) as rss:
+        load = run_wrk(server.base_url, tags, args.duration, C10K, args.threads, data_dir,
+                       seed.PASSWORD)
+    base = by_name["tags"]["load"]["rps"]
+    return {"connections": C10K, "scenario": "tags", "load": asdict(load),
+            "peak_rss_mib": round(rss.peak_kib / 1024, 1),
+            "ratio_to_64": round(load.rps / base, 2) if base else None}
+
+
+def measure_soak(server: Server, scenarios: list[Scenario], by_name: dict,
+                 args: argparse.Namespace, data_dir: Path) -> dict:
+    """The mix at about 70 % of its peak for --soak seconds (each wrk
+    connection pauses between requests), with the server's RSS sampled every
+    second: zero errors, and the last minute's RSS within 10 % of the first's."""
+    mix = next(s for s in scenarios if s.name == "mix")
+    peak = by_name["mix"]["load"]["rps"]
+    target = SOAK_SHARE * peak
+    delay_ms = args.connections * 1000 / target
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not stop.wait(1.0):
+            try:
+                samples.append((time.monotonic() - t0,
+                                server.memory_kib().get("VmRSS", 0) / 1024))
+            except OSError:
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        load = run_wrk(server.base_url, mix, args.soak, args.connections, args.threads,
+                       data_dir, seed.PASSWORD, delay_ms=delay_ms)
+    finally:
+        stop.set()
+        sampler.join()
+    first = [r for t, r in samples if t <= 60]
+    last = [r for t, r in samples if t >= args.soak - 60]
+    first_avg = statistics.mean(first) if first else 0.0
+    last_avg = statistics.mean(last) if last else 0.0
+    return {"seconds": args.soak, "target_rps": round(target), "mix_peak_rps": peak,
+            "load": asdict(load), "rss_first_minute_mib": round(first_avg, 1),
+            "rss_last_minute_mib": round(last_avg, 1),
+            "rss_change": round(last_avg / first_avg - 1, 3) if first_avg else None,
+            "rss_samples": [[round(t), round(r, 1)] for t, r in samples[::10]]}
+
+
 class ServerDied(Exception):
     """The server process ended in the middle of the run."""
 
@@ -116,6 +174,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     p.add_argument("--no-build", action="store_true", help="use the existing release binary")
     p.add_argument("--no-open-loop", action="store_true")
+    p.add_argument("--no-c10k", action="store_true",
+                   help="skip the 10,000-connection run of the tags scenario")
+    p.add_argument("--soak", type=float, default=600,
+                   help="seconds of the soak: mix at 70%% of its peak (0: skip; default 600)")
     p.add_argument("--no-response-cache", action="store_true",
                    help="run the server with its in-memory response cache off (every request "
                         "reaches the database); results go to DB-SIZE-nocache.*")
@@ -217,6 +279,8 @@ def main() -> int:
     ceilings: dict = {}
     open_loop: list[dict] = []
     login_flood: dict | None = None
+    c10k: dict | None = None
+    soak: dict | None = None
     notes: list[str] = []
     try:
         smoke_test(server, scenarios, data_dir)
@@ -270,6 +334,18 @@ def main() -> int:
         if not args.no_open_loop and "login" in by_name and FLOOD_READ in by_name:
             login_flood = measure_login_flood(server, scenarios, by_name, args, data_dir,
                                               lists["tokens"][0])
+        if not args.no_c10k and "tags" in by_name:
+            log(f"{C10K:,} connections: tags")
+            c10k = measure_c10k(server, scenarios, by_name, args, data_dir)
+            log(f"  {c10k['load']['rps']:,.0f} req/s ({c10k['ratio_to_64']}x of 64 connections), "
+                f"errors {c10k['load']['non_2xx'] + c10k['load']['socket_errors']}, "
+                f"peak RSS {c10k['peak_rss_mib']} MiB")
+        if args.soak > 0 and "mix" in by_name:
+            log(f"soak: mix at {SOAK_SHARE:.0%} of its peak for {args.soak:g} s")
+            soak = measure_soak(server, scenarios, by_name, args, data_dir)
+            log(f"  {soak['load']['rps']:,.0f} req/s, errors "
+                f"{soak['load']['non_2xx'] + soak['load']['socket_errors']}, RSS "
+                f"{soak['rss_first_minute_mib']} -> {soak['rss_last_minute_mib']} MiB")
     except ServerDied:
         pass
     finally:
@@ -294,7 +370,8 @@ def main() -> int:
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,
-        "login_flood": login_flood, "counters_after": consistent, "notes": notes,
+        "login_flood": login_flood, "c10k": c10k, "soak": soak,
+        "counters_after": consistent, "notes": notes,
     }
     for path in report.write(run, RESULTS):
         log(f"wrote {path.relative_to(REPO)}")

@@ -104,6 +104,42 @@ def login_flood_section(flood: dict | None) -> list[str]:
     ]
 
 
+def c10k_section(c: dict | None, hwm: float) -> list[str]:
+    if not c:
+        return []
+    load = c["load"]
+    errors = load["non_2xx"] + load["socket_errors"]
+    ok_rate = c["ratio_to_64"] is not None and c["ratio_to_64"] >= 0.8
+    return [
+        f"## {c['connections']:,} concurrent keep-alive connections ({c['scenario']})", "",
+        f"- {_fmt(load['rps'])} req/s = **{c['ratio_to_64']:.2f}x** the 64-connection figure "
+        f"(target >= 0.8: {_met(ok_rate)}); p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+        f"- non-2xx {load['non_2xx']}, socket errors {load['socket_errors']} "
+        f"(target 0: {_met(errors == 0)})",
+        f"- peak RSS during it {c['peak_rss_mib']:.1f} MiB = {c['peak_rss_mib'] / MIB_PER_MB:.1f} MB "
+        f"(target <= 80 MB: {_met(c['peak_rss_mib'] / MIB_PER_MB <= 80)}); it counts in the "
+        f"run's VmHWM ({hwm:.1f} MiB) above", "",
+    ]
+
+
+def soak_section(s: dict | None) -> list[str]:
+    if not s:
+        return []
+    load = s["load"]
+    errors = load["non_2xx"] + load["socket_errors"]
+    change = s["rss_change"]
+    return [
+        f"## Soak: mix at ~70 % of its peak for {s['seconds']:g} s", "",
+        f"- aimed at {_fmt(s['target_rps'])} req/s (peak {_fmt(s['mix_peak_rps'])}), achieved "
+        f"{_fmt(load['rps'])} req/s; p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+        f"- errors: non-2xx {load['non_2xx']}, socket {load['socket_errors']} "
+        f"(target 0: {_met(errors == 0)})",
+        f"- RSS, first minute {s['rss_first_minute_mib']:.1f} MiB, last minute "
+        f"{s['rss_last_minute_mib']:.1f} MiB: {100 * (change or 0):+.1f} % "
+        f"(target within 10 %: {_met(change is not None and abs(change) <= 0.10)})", "",
+    ]
+
+
 def markdown(run: dict) -> str:
     m, c = run["machine"], run["ceilings"]
     hwm = run["server"]["vmhwm_mib"]
@@ -164,6 +200,8 @@ def markdown(run: dict) -> str:
         *open_loop_table(run["open_loop"]),
         "",
         *login_flood_section(run.get("login_flood")),
+        *c10k_section(run.get("c10k"), hwm),
+        *soak_section(run.get("soak")),
         "## Server health",
         "",
         f"- Exit code after SIGTERM: {run['server']['exit_code']}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import time
 from dataclasses import dataclass, asdict
@@ -84,14 +85,25 @@ class ScenarioResult:
 
 # --- wrk -----------------------------------------------------------------------
 
+def raise_fd_limit() -> None:
+    """Lets a child open as many sockets as the hard limit allows (the
+    10,000-connection scenario)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: int,
-            threads: int, data_dir: Path, password: str) -> LoadResult:
+            threads: int, data_dir: Path, password: str,
+            delay_ms: float | None = None) -> LoadResult:
     env = dict(os.environ, BENCH_SCENARIO=scenario.lua, BENCH_DATA_DIR=str(data_dir),
                BENCH_PASSWORD=password)
+    if delay_ms is not None:
+        env["BENCH_DELAY_MS"] = f"{delay_ms:.3f}"
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "5s",
            "-s", str(LUA_SCRIPT), base_url + scenario.path]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                         timeout=duration_s + 60, check=True)
+                         timeout=duration_s + 120, check=True, preexec_fn=raise_fd_limit)
     match = re.search(r"^BENCH_JSON (\{.*\})$", out.stdout, re.M)
     if not match:
         raise RuntimeError(f"no BENCH_JSON in wrk output:\n{out.stdout}\n{out.stderr}")

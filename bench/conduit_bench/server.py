@@ -67,6 +67,7 @@ class Server:
             env=self.config.env(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_raise_fd_limit,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -127,6 +128,15 @@ class Server:
             if key in ("VmRSS", "VmHWM"):
                 out[key] = int(value.split()[0])
         return out
+
+
+def _raise_fd_limit() -> None:
+    """The server may hold as many connections as the hard limit allows."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:

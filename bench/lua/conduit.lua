@@ -4,10 +4,14 @@
 --   BENCH_SCENARIO  which generator to use (see `builders` below)
 --   BENCH_DATA_DIR  folder with tokens.txt, slugs.txt, usernames.txt, emails.txt
 --   BENCH_PASSWORD  the password every seeded user shares (login scenario)
+--   BENCH_DELAY_MS  optional pause between a connection's requests
 -- Each wrk thread rotates over the lists from its own offset; done() prints one
 -- line "BENCH_JSON {...}" with the counts and latency percentiles (microseconds).
 
 local scenario = os.getenv("BENCH_SCENARIO") or "plain"
+-- BENCH_DELAY_MS: pause of each connection between requests (the soak uses
+-- it to hold a rate below the peak).
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 local data_dir = os.getenv("BENCH_DATA_DIR") or "."
 local password = os.getenv("BENCH_PASSWORD") or ""
 
@@ -119,6 +123,10 @@ if builder then
   end
 end
 -- Scenarios without a builder ("plain") send wrk's default GET of the URL given.
+
+if delay_ms then
+  delay = function() return delay_ms end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
