@@ -281,6 +281,7 @@ def main() -> int:
     login_flood: dict | None = None
     c10k: dict | None = None
     soak: dict | None = None
+    hwm_before_c10k: float | None = None
     notes: list[str] = []
     try:
         smoke_test(server, scenarios, data_dir)
@@ -335,6 +336,7 @@ def main() -> int:
             login_flood = measure_login_flood(server, scenarios, by_name, args, data_dir,
                                               lists["tokens"][0])
         if not args.no_c10k and "tags" in by_name:
+            hwm_before_c10k = server.memory_kib().get("VmHWM", 0) / 1024
             log(f"{C10K:,} connections: tags")
             c10k = measure_c10k(server, scenarios, by_name, args, data_dir)
             log(f"  {c10k['load']['rps']:,.0f} req/s ({c10k['ratio_to_64']}x of 64 connections), "
@@ -368,6 +370,7 @@ def main() -> int:
                    "pool_max_size": args.pool_size or "default (4 x cores)", "workers": os.cpu_count(),
                    "env": config.extra_env,
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,
+                   "vmhwm_before_c10k_mib": round(hwm_before_c10k, 1) if hwm_before_c10k else None,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,
         "login_flood": login_flood, "c10k": c10k, "soak": soak,

@@ -178,18 +178,31 @@ impl Shared {
         if start {
             actix_rt::spawn(Self::fetch_batches(this.clone(), batch));
         }
-        rx.await.ok().flatten()
+        // A batch makes at most three bounded calls (publish, read, start);
+        // a request never waits longer, whatever happens to the task.
+        let bound = 3 * this.redis.call_bound() + std::time::Duration::from_millis(50);
+        tokio::time::timeout(bound, rx).await.ok()?.ok().flatten()
     }
 
     /// Answers this thread's waiting requests a batch at a time: each batch
     /// is taken before its round trip starts, so its answer is newer than
     /// each of its requests.
     async fn fetch_batches(this: Arc<Self>, batch: Rc<RefCell<Batch>>) {
+        /// Clears `fetching` however the task ends (also if it is dropped),
+        /// so a later request starts a new one.
+        struct Fetching(Rc<RefCell<Batch>>);
+        impl Drop for Fetching {
+            fn drop(&mut self) {
+                if let Ok(mut b) = self.0.try_borrow_mut() {
+                    b.fetching = false;
+                }
+            }
+        }
+        let _fetching = Fetching(batch.clone());
         loop {
             let waiting = {
                 let mut b = batch.borrow_mut();
                 if b.waiting.is_empty() {
-                    b.fetching = false;
                     return;
                 }
                 std::mem::take(&mut b.waiting)

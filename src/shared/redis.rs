@@ -146,6 +146,11 @@ impl RedisStore {
         })
     }
 
+    /// The longest one `call` can take: two bounded attempts.
+    pub fn call_bound(&self) -> Duration {
+        2 * self.timeout
+    }
+
     /// A key in this deployment's namespace.
     pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.key_prefix)
