@@ -70,8 +70,9 @@ struct State {
     generation: Option<u64>,
     entries: HashMap<String, Entry>,
     bytes: usize,
-    /// Keys being computed right now; the sender is dropped when done.
-    inflight: HashMap<String, watch::Sender<()>>,
+    /// Keys being computed right now, with the generation each computation
+    /// runs under; the sender is dropped when done.
+    inflight: HashMap<String, (u64, watch::Sender<()>)>,
 }
 
 /// What a request should do about its key.
@@ -89,12 +90,16 @@ enum Lookup {
 struct Leading {
     cache: Arc<ResponseCache>,
     key: String,
+    generation: u64,
 }
 
 impl Drop for Leading {
     fn drop(&mut self) {
         if let Ok(mut state) = self.cache.state.lock() {
-            state.inflight.remove(&self.key);
+            // Unless a computation under a newer generation took over.
+            if state.inflight.get(&self.key).map(|(g, _)| *g) == Some(self.generation) {
+                state.inflight.remove(&self.key);
+            }
         }
     }
 }
@@ -174,7 +179,11 @@ impl ResponseCache {
         }
         let now = Instant::now();
         let usable = now < entry.fresh_until
-            || (now < entry.serve_until && state.inflight.contains_key(key));
+            || (now < entry.serve_until
+                && state
+                    .inflight
+                    .get(key)
+                    .is_some_and(|(g, _)| *g == generation));
         usable.then(|| (entry.body.clone(), entry.etag.clone()))
     }
 
@@ -187,22 +196,30 @@ impl ResponseCache {
         }
     }
 
-    /// A hit; else, when nobody is computing `key`, the lead on it; else (if
-    /// `may_wait`) a wait for the request computing it.
+    /// A hit; else, when nobody is computing `key` under `generation`, the
+    /// lead on it; else (if `may_wait`) a wait for the request computing it.
     fn lookup(this: &Arc<Self>, key: &str, generation: u64, may_wait: bool) -> Option<Lookup> {
         let mut state = this.state.lock().ok()?;
         this.observe(&mut state, generation);
         if let Some((body, etag)) = Self::usable(&state, key, generation) {
             return Some(Lookup::Hit(body, etag));
         }
+        // Only a computation under this request's generation can answer
+        // it; one under an older generation (a write came since) is not
+        // waited for: this request leads its own.
         match state.inflight.get(key) {
-            Some(computing) if may_wait => Some(Lookup::Wait(computing.subscribe())),
-            Some(_) => Some(Lookup::Compute(None)),
-            None => {
-                state.inflight.insert(key.to_owned(), watch::channel(()).0);
+            Some((g, computing)) if *g == generation && may_wait => {
+                Some(Lookup::Wait(computing.subscribe()))
+            }
+            Some((g, _)) if *g == generation => Some(Lookup::Compute(None)),
+            _ => {
+                state
+                    .inflight
+                    .insert(key.to_owned(), (generation, watch::channel(()).0));
                 Some(Lookup::Compute(Some(Leading {
                     cache: this.clone(),
                     key: key.to_owned(),
+                    generation,
                 })))
             }
         }
@@ -494,6 +511,27 @@ mod tests {
             ResponseCache::lookup(&cache, "/a", 1, true),
             Some(Lookup::Hit(..))
         ));
+    }
+
+    #[actix_rt::test]
+    async fn a_miss_after_a_write_does_not_wait_for_a_computation_from_before_it() {
+        let ttl = Duration::from_secs(5);
+        let cache = cache(ttl);
+        let Some(Lookup::Compute(Some(old))) = ResponseCache::lookup(&cache, "/a", 1, true) else {
+            panic!("leads under generation 1");
+        };
+        let Some(Lookup::Compute(Some(new))) = ResponseCache::lookup(&cache, "/a", 2, true) else {
+            panic!("generation 2 leads its own computation");
+        };
+        drop(old);
+        assert!(
+            matches!(
+                ResponseCache::lookup(&cache, "/a", 2, true),
+                Some(Lookup::Wait(_))
+            ),
+            "the older leader finishing does not end the newer one's lead"
+        );
+        drop(new);
     }
 
     #[actix_rt::test]

@@ -390,6 +390,21 @@ impl TestApp {
         reply
     }
 
+    /// Changes the user's password; returns the new token the answer carries.
+    pub async fn change_password(&self, token: &str, password: &str) -> String {
+        self.put(
+            "/api/user",
+            Some(token),
+            json!({"user": {"password": password}}),
+        )
+        .await
+        .expect(200)
+        .body["user"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
         let reply = self.get("/metrics", None).await.expect(200);

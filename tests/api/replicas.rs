@@ -147,18 +147,7 @@ async fn a_password_changed_through_one_instance_revokes_tokens_on_all() {
     let token = a.register("jake").await;
     // B has seen the token (and remembers it is valid).
     b.get_cached("/api/articles/feed", Some(&token)).await;
-    let new = a
-        .put(
-            "/api/user",
-            Some(&token),
-            json!({"user": {"password": "another password"}}),
-        )
-        .await
-        .expect(200)
-        .body["user"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new = a.change_password(&token, "another password").await;
     b.get("/api/articles/feed", Some(&token)).await.expect(401);
     b.get("/api/articles/feed", Some(&new)).await.expect(200);
 }

@@ -62,18 +62,7 @@ async fn api2_broken_authentication_forged_expired_and_revoked_tokens_are_refuse
         // Also where a token is optional: one that is sent must be valid.
         app.get("/api/articles", Some(bad)).await.expect(401);
     }
-    let new = app
-        .put(
-            "/api/user",
-            Some(&token),
-            json!({"user": {"password": "a brand new password"}}),
-        )
-        .await
-        .expect(200)
-        .body["user"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new = app.change_password(&token, "a brand new password").await;
     app.get("/api/user", Some(&token)).await.expect(401);
     app.get("/api/articles", Some(&token)).await.expect(401);
     app.get("/api/user", Some(&new)).await.expect(200);
