@@ -171,7 +171,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--port", type=int, default=18080)
     p.add_argument("--pool-size", type=int, default=None,
                    help="DATABASE_POOL_MAX_SIZE (default: the server's own, 4 x cores)")
-    p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    p.add_argument("--only", default="", help="comma-separated scenario names (default: all); such a run "
+                        "writes DB-SIZE[-nocache]-partial.* and leaves the full report alone")
     p.add_argument("--no-build", action="store_true", help="use the existing release binary")
     p.add_argument("--no-open-loop", action="store_true")
     p.add_argument("--no-c10k", action="store_true",
@@ -360,6 +361,7 @@ def main() -> int:
     run = {
         "db": args.db, "size": args.size, "seed": args.seed,
         "variant": "nocache" if args.no_response_cache else "",
+        "partial": bool(args.only),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python3 bench/run.py " + shlex.join(sys.argv[1:]),
         "machine": tools.machine_info(),

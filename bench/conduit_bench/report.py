@@ -265,7 +265,9 @@ def chart(run: dict, path: Path) -> None:
 def write(run: dict, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     variant = f"-{run['variant']}" if run.get("variant") else ""
-    stem = out_dir / f"{run['db']}-{run['size']}{variant}"
+    # A run of some scenarios only does not replace the full report.
+    partial = "-partial" if run.get("partial") else ""
+    stem = out_dir / f"{run['db']}-{run['size']}{variant}{partial}"
     paths = [stem.with_suffix(".md"), stem.with_suffix(".json"), stem.with_suffix(".png")]
     paths[0].write_text(markdown(run))
     paths[1].write_text(json.dumps(run, indent=2) + "\n")
