@@ -260,9 +260,9 @@ fn page_rows(
             page,
             viewer
         ),
-        [Resolved::Feed(id)] => {
+        [Resolved::Feed(id)] => dialect::feed_page(conn, *id, page.limit, page.offset, |conn| {
             load_page_of!(joined.filter(in_feed_of(id.get())), conn, page, viewer)
-        }
+        }),
         _ => load_page_of!(filtered(filters), conn, page, viewer),
     }
 }

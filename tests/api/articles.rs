@@ -295,6 +295,59 @@ async fn feed_lists_only_followed_authors_and_needs_auth() {
 }
 
 #[actix_rt::test]
+async fn feed_pages_interleave_every_followed_author_newest_first() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    let bob = app.register("bob").await;
+    app.follow(&reader, "jake").await;
+    app.follow(&reader, "anna").await;
+    // Newest first: anna's 3 come after jake's 1..3 and before jake's 4..5,
+    // so a page may hold any number of either author's; bob is not followed.
+    let mut expected = Vec::new();
+    for (token, title) in [
+        (&jake, "J1"),
+        (&jake, "J2"),
+        (&bob, "B1"),
+        (&jake, "J3"),
+        (&anna, "A1"),
+        (&anna, "A2"),
+        (&anna, "A3"),
+        (&jake, "J4"),
+        (&jake, "J5"),
+    ] {
+        let slug = app.create_article_slug(token, title, &[]).await;
+        if title != "B1" {
+            expected.insert(0, slug);
+        }
+    }
+    app.favorite(&reader, &expected[3]).await;
+    for limit in 1..=4 {
+        for offset in 0..=expected.len() {
+            let r = app
+                .get(
+                    &format!("/api/articles/feed?limit={limit}&offset={offset}"),
+                    Some(&reader),
+                )
+                .await
+                .expect(200);
+            let end = (offset + limit).min(expected.len());
+            assert_eq!(
+                slugs(&r.body),
+                expected[offset..end],
+                "limit {limit} offset {offset}"
+            );
+            assert_eq!(r.body["articlesCount"], expected.len());
+            for a in r.body["articles"].as_array().unwrap() {
+                assert_eq!(a["author"]["following"], true);
+                assert_eq!(a["favorited"], a["slug"] == expected[3].as_str());
+            }
+        }
+    }
+}
+
+#[actix_rt::test]
 async fn only_the_author_may_update_and_a_new_title_moves_the_slug() {
     let app = spawn_app().await;
     let jake = app.register("jake").await;

@@ -306,6 +306,18 @@ impl TestApp {
         self.call("GET", path, token, None).await
     }
 
+    /// A conditional GET: `If-None-Match: etag`, with an optional token.
+    pub async fn revalidate(&self, path: &str, token: Option<&str>, etag: &str) -> Reply {
+        let mut req = self
+            .client
+            .get(self.url(path))
+            .insert_header(("if-none-match", etag));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Token {t}")));
+        }
+        read(req.send().await.expect("request sent")).await
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
         self.call("POST", path, token, Some(body)).await
     }

@@ -228,26 +228,18 @@ async fn etags_answer_304_and_no_cache_may_reuse_a_response_without_asking() {
         .unwrap()
         .to_lowercase()
         .contains("authorization"));
-    let res = app
-        .client
-        .get(app.url("/api/articles"))
-        .insert_header(("if-none-match", etag.as_str()))
-        .send()
+    let r304 = app
+        .revalidate("/api/articles", None, &etag)
         .await
-        .unwrap();
-    let r304 = read(res).await.expect(304);
+        .expect(304);
     assert!(r304.raw.is_empty());
     assert_eq!(r304.header("etag").unwrap(), etag);
     // A write makes the old validator stale: revalidation returns the new list.
     app.create_article(&token, "Another", &[]).await;
-    let res = app
-        .client
-        .get(app.url("/api/articles"))
-        .insert_header(("if-none-match", etag.as_str()))
-        .send()
+    let fresh = app
+        .revalidate("/api/articles", None, &etag)
         .await
-        .unwrap();
-    let fresh = read(res).await.expect(200);
+        .expect(200);
     assert_eq!(fresh.body["articlesCount"], 2);
     assert_ne!(fresh.header("etag").unwrap(), etag);
     // Signed in: private, still revalidated, and keyed on the credentials.
@@ -289,15 +281,10 @@ async fn one_users_view_never_validates_for_another() {
         .await
         .expect(200);
     let anon_etag = anon.header("etag").unwrap();
-    let res = app
-        .client
-        .get(app.url(&format!("/api/articles/{slug}")))
-        .insert_header(("if-none-match", anon_etag.as_str()))
-        .insert_header(("authorization", format!("Token {fan}")))
-        .send()
+    let mine = app
+        .revalidate(&format!("/api/articles/{slug}"), Some(&fan), &anon_etag)
         .await
-        .unwrap();
-    let mine = read(res).await.expect(200);
+        .expect(200);
     assert_eq!(mine.body["article"]["favorited"], true);
     assert_eq!(mine.body["article"]["author"]["following"], true);
     assert_ne!(mine.header("etag").unwrap(), anon_etag);

@@ -15,6 +15,32 @@ fn article(slug: &str) -> String {
     format!("/api/articles/{slug}")
 }
 
+/// Two instances sharing `redis` (with `settings` besides `REDIS_URL`) and
+/// jake's article `title`, already in A's cache.
+struct CachedPair {
+    a: TestApp,
+    b: TestApp,
+    token: String,
+    path: String,
+}
+
+async fn cached_pair(
+    redis: &RedisServer,
+    settings: &[(&'static str, &str)],
+    title: &str,
+) -> CachedPair {
+    let url = redis.url();
+    let mut all = vec![("REDIS_URL", url.as_str())];
+    all.extend_from_slice(settings);
+    let a = spawn_app_with(&all).await;
+    let b = spawn_replica(&a, &all);
+    let token = a.register("jake").await;
+    let slug = a.create_article_slug(&token, title, &[]).await;
+    let path = article(&slug);
+    a.get_cached(&path, None).await;
+    CachedPair { a, b, token, path }
+}
+
 #[actix_rt::test]
 async fn a_write_through_one_instance_is_read_through_every_other() {
     let Some(redis) = RedisServer::start() else {
@@ -212,21 +238,14 @@ async fn a_redis_outage_degrades_to_the_database_and_recovers() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let url = redis.url();
     let settings = [
-        ("REDIS_URL", url.as_str()),
         ("REDIS_TIMEOUT_MS", "200"),
         ("REDIS_RETRY_MS", "300"),
         ("RATE_LIMIT", "on"),
         ("RATE_LIMIT_PER_MINUTE", "1"),
         ("RATE_LIMIT_BURST", "1"),
     ];
-    let a = spawn_app_with(&settings).await;
-    let b = spawn_replica(&a, &settings);
-    let token = a.register("jake").await;
-    let slug = a.create_article_slug(&token, "Outage", &[]).await;
-    let path = article(&slug);
-    a.get_cached(&path, None).await;
+    let CachedPair { a, b, token, path } = cached_pair(&redis, &settings, "Outage").await;
     let health = a.get("/health", None).await.expect(200);
     assert_eq!(health.body["checks"]["redis"], "ok");
 
@@ -282,18 +301,8 @@ async fn a_restarted_redis_never_revives_an_old_cached_copy() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let url = redis.url();
-    let settings = [
-        ("REDIS_URL", url.as_str()),
-        ("REDIS_TIMEOUT_MS", "200"),
-        ("REDIS_RETRY_MS", "100"),
-    ];
-    let a = spawn_app_with(&settings).await;
-    let b = spawn_replica(&a, &settings);
-    let token = a.register("jake").await;
-    let slug = a.create_article_slug(&token, "Restart", &[]).await;
-    let path = article(&slug);
-    a.get_cached(&path, None).await;
+    let settings = [("REDIS_TIMEOUT_MS", "200"), ("REDIS_RETRY_MS", "100")];
+    let CachedPair { a, b, token, path } = cached_pair(&redis, &settings, "Restart").await;
     // Redis restarts empty while A is idle; then B writes.
     redis.stop();
     redis.start_again();
