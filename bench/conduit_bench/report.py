@@ -71,6 +71,13 @@ def open_loop_table(rows: list[dict]) -> list[str]:
             f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)}"
             f"{'' if row['achieved_rps'] >= 0.95 * row['rate'] else ' (rate not reached)'} |"
         )
+    kinds: dict[str, int] = {}
+    for row in rows:
+        for kind, n in (row.get("error_kinds") or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    if kinds:
+        lines += ["", "errors, by oha's kind (\"aborted due to deadline\": still in flight when "
+                  "the run ended): " + ", ".join(f"{k} {_fmt(n)}" for k, n in sorted(kinds.items()))]
     return lines
 
 
