@@ -26,6 +26,13 @@ def _met(ok: bool | None) -> str:
     return "–" if ok is None else ("met" if ok else "**not met**")
 
 
+def _runs(values: list[float] | None) -> str:
+    """Every run's figure, in the order run ("–" for a single run)."""
+    if not values or len(values) < 2:
+        return "–"
+    return " / ".join(f"{v:,.0f}" for v in values)
+
+
 def ceiling_ratio(result: dict, ceilings: dict) -> str:
     """The scenario's throughput as a percentage of the ceiling it is bound by."""
     rps = result["load"]["rps"]
@@ -43,14 +50,16 @@ def ceiling_ratio(result: dict, ceilings: dict) -> str:
 
 
 def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
-    head = ("| scenario | req/s | target req/s | met | p50 ms | p90 ms | p99 ms | p99.9 ms "
-            "| non-2xx | socket errors | peak RSS MiB | CPU s / 1k req | SQL / req | of ceiling |")
+    head = ("| scenario | req/s | runs req/s | target req/s | met | p50 ms | p90 ms | p99 ms "
+            "| p99.9 ms | non-2xx | socket errors | peak RSS MiB | CPU s / 1k req | SQL / req "
+            "| of ceiling |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         load, target = r["load"], r["target_rps"]
         met = None if target is None else load["rps"] >= target
         lines.append(
-            f"| {r['name']} | {_fmt(load['rps'])} | {_fmt(target and int(target))} | {_met(met)} "
+            f"| {r['name']} | {_fmt(load['rps'])} | {_runs(r.get('runs_rps'))} "
+            f"| {_fmt(target and int(target))} | {_met(met)} "
             f"| {load['p50_ms']:.2f} | {load['p90_ms']:.2f} | {load['p99_ms']:.2f} "
             f"| {_fmt(load['p999_ms'], 2)} | {_fmt(load['non_2xx'])} | {_fmt(load['socket_errors'])} "
             f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f} "
@@ -175,7 +184,10 @@ def markdown(run: dict) -> str:
         + (" (response cache off: every request reaches the database)"
            if run.get("variant") == "nocache" else ""),
         f"- Load: wrk, {run['connections']} connections, {run['threads']} threads, "
-        f"{run['duration_s']:g} s per scenario after a {run['warmup_s']:g} s warm-up",
+        f"{run['duration_s']:g} s per scenario after a {run['warmup_s']:g} s warm-up"
+        + (f"; each scenario runs {run['repeat']} times back to back and the table shows the "
+           "median run (\"runs req/s\" lists all, in order); each pgbench ceiling is the median "
+           f"of {run['repeat']} runs" if run.get("repeat", 1) > 1 else ""),
         f"- Seed: {run['seed']}; rows: " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()),
         "",
         "## Closed loop (wrk)",
@@ -199,7 +211,9 @@ def markdown(run: dict) -> str:
             out.append(
                 f"- Database, {name} SQL: pgbench, {d['clients']} clients, `-M prepared`, the "
                 f"statements of one {name} request = {_fmt(d['tps'])} tx/s, avg latency "
-                f"{d['latency_avg_ms']:.2f} ms, failed {d['failed']} (\"db\" above)")
+                f"{d['latency_avg_ms']:.2f} ms, failed {d['failed']} (\"db\" above)"
+                + (f"; median of {len(d['runs_tps'])} runs: {_runs(d['runs_tps'])} tx/s"
+                   if len(d.get('runs_tps') or []) > 1 else ""))
     else:
         out.append("- Database: no pgbench ceiling for SQLite (in-process database)")
     if c.get("hashing"):
