@@ -177,7 +177,9 @@ def markdown(run: dict) -> str:
         f"- Date: {run['date']}",
         f"- Command: `{run['command']}`",
         f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
-        f"kernel {m['kernel']}; load generator, server and database share the cores",
+        f"kernel {m['kernel']}"
+        + (f", sched_autogroup_enabled={m['sched_autogroup']}" if m.get("sched_autogroup") else "")
+        + "; load generator, server and database share the cores",
         f"- Server: {run['server']['binary']} (commit {run['server']['commit']}), "
         f"DATABASE_POOL_MAX_SIZE={run['server']['pool_max_size']}, workers={run['server']['workers']}, RATE_LIMIT=off"
         + "".join(f", {k}={v}" for k, v in run["server"].get("env", {}).items())

@@ -64,4 +64,15 @@ def machine_info() -> dict[str, object]:
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "kernel": platform.release(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        # With autogroup on, the kernel shares CPU between sessions first, so
+        # the server's SCHED_IDLE hashing threads yield to its own threads but
+        # not to PostgreSQL's backends (see bench/README.md, login flood).
+        "sched_autogroup": _read("/proc/sys/kernel/sched_autogroup_enabled"),
     }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return "unknown"
