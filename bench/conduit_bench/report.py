@@ -33,6 +33,16 @@ def _runs(values: list[float] | None) -> str:
     return " / ".join(f"{v:,.0f}" for v in values)
 
 
+DB_SHARE_TARGET = 0.8
+
+
+def _db_ceiling(result: dict, ceilings: dict) -> float | None:
+    """pgbench's tx/s for the statements of the scenario's request, if any."""
+    kind = result["ceiling"]
+    db = ceilings.get("db", {}).get(kind[3:]) if kind.startswith("db:") else None
+    return db.get("tps") if db else None
+
+
 def ceiling_ratio(result: dict, ceilings: dict) -> str:
     """The scenario's throughput as a percentage of the ceiling it is bound by."""
     rps = result["load"]["rps"]
@@ -40,10 +50,9 @@ def ceiling_ratio(result: dict, ceilings: dict) -> str:
     framework = ceilings.get("framework_rps")
     if framework and result["name"] != "health_live":
         parts.append(f"{100 * rps / framework:.1f}% fw")
-    kind = result["ceiling"]
-    db = ceilings.get("db", {}).get(kind[3:]) if kind.startswith("db:") else None
-    if db and db.get("tps"):
-        parts.append(f"{100 * rps / db['tps']:.1f}% db")
+    db = _db_ceiling(result, ceilings)
+    if db:
+        parts.append(f"{100 * rps / db:.1f}% db")
     if result["ceiling"] == "hashing" and ceilings.get("hashing"):
         parts.append(f"{100 * rps / ceilings['hashing']['logins_per_s']:.1f}% hash")
     return ", ".join(parts) or "–"
@@ -57,9 +66,15 @@ def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
     for r in results:
         load, target = r["load"], r["target_rps"]
         met = None if target is None else load["rps"] >= target
+        verdict = _met(met)
+        # The issue's alternative where the absolute target is beyond the
+        # database: >= 80 % of pgbench's figure for the same statements.
+        db = _db_ceiling(r, ceilings)
+        if met is False and db and load["rps"] >= DB_SHARE_TARGET * db:
+            verdict = f"met (>= {DB_SHARE_TARGET:.0%} of db)"
         lines.append(
             f"| {r['name']} | {_fmt(load['rps'])} | {_runs(r.get('runs_rps'))} "
-            f"| {_fmt(target and int(target))} | {_met(met)} "
+            f"| {_fmt(target and int(target))} | {verdict} "
             f"| {load['p50_ms']:.2f} | {load['p90_ms']:.2f} | {load['p99_ms']:.2f} "
             f"| {_fmt(load['p999_ms'], 2)} | {_fmt(load['non_2xx'])} | {_fmt(load['socket_errors'])} "
             f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f} "
@@ -190,6 +205,9 @@ def markdown(run: dict) -> str:
         + (f"; each scenario runs {run['repeat']} times back to back and the table shows the "
            "median run (\"runs req/s\" lists all, in order); each pgbench ceiling is the median "
            f"of {run['repeat']} runs" if run.get("repeat", 1) > 1 else ""),
+        *(["- PostgreSQL's autovacuum is off on this machine, so the harness runs `VACUUM ANALYZE` "
+           "after each writing scenario (create, mix) and after the pgbench ceilings, as "
+           "autovacuum would"] if run.get("vacuum_after_writes") else []),
         f"- Seed: {run['seed']}; rows: " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()),
         "",
         "## Closed loop (wrk)",
