@@ -20,6 +20,7 @@ import venv
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, TypeVar
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -47,7 +48,7 @@ ensure_venv()
 
 from conduit_bench import report, seed, tools  # noqa: E402
 from conduit_bench.scenarios import (  # noqa: E402
-    PGBENCH, SCENARIOS, Scenario, ScenarioResult, db_ceiling_scripts, hash_ceiling, measure,
+    PGBENCH, SCENARIOS, Scenario, db_ceiling_scripts, hash_ceiling, measure,
     run_open_loop, run_pgbench, run_wrk,
 )
 from conduit_bench.server import RssSampler, Server, ServerConfig, http_status  # noqa: E402
@@ -58,8 +59,11 @@ NO_CACHE_ENV = {"CACHE_MAX_AGE_SECONDS": "0", "CACHE_SIGNED_IN_MS": "0"}
 
 # The read scenario whose open-loop p99 is compared with and without a login flood.
 FLOOD_READ = "list_auth"
-FRAMEWORK = next(s for s in SCENARIOS if s.name == "health_live")
 FLOOD_PAIRS = 3
+
+# /health/live, the floor beside the open-loop rows and the 10,000-connection
+# run, whichever scenarios --only picks.
+FRAMEWORK = next(s for s in SCENARIOS if s.name == "health_live")
 
 
 # Scenarios that write; after each, and after the pgbench ceilings, the
@@ -80,10 +84,14 @@ def vacuum(database_url: str) -> None:
     seed.psql(database_url, "-c", "VACUUM ANALYZE")
 
 
-def median_run(runs: list[ScenarioResult]) -> ScenarioResult:
-    """The run with the median throughput (the lower middle one of an even
-    count); its latencies and per-request figures are reported with it."""
-    return sorted(runs, key=lambda r: r.load.rps)[(len(runs) - 1) // 2]
+T = TypeVar("T")
+
+
+def median_by(items: list[T], key: Callable[[T], float]) -> T:
+    """The item with the median key (the lower middle one of an even count):
+    a scenario's median run is reported with its own latencies and
+    per-request figures, not a mix of runs."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
 
 
 def measure_login_flood(server: Server, scenarios: list[Scenario], by_name: dict,
@@ -195,12 +203,19 @@ class ServerDied(Exception):
     """The server process ended in the middle of the run."""
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     p.add_argument("--size", choices=sorted(seed.SIZES), default="small")
     p.add_argument("--duration", type=float, default=15, help="seconds per scenario (default 15)")
-    p.add_argument("--repeat", type=int, default=3,
+    p.add_argument("--repeat", type=positive_int, default=3,
                    help="closed-loop runs per scenario and pgbench runs per ceiling; the median "
                         "is reported (default 3: back-to-back runs on shared cores differ by "
                         "up to ~20 %%)")
@@ -337,7 +352,7 @@ def main() -> int:
                                     args.connections, args.threads, data_dir, seed.PASSWORD))
                 if not runs[-1].server_alive:
                     break
-            res = median_run(runs) if runs[-1].server_alive else runs[-1]
+            res = median_by(runs, lambda r: r.load.rps) if runs[-1].server_alive else runs[-1]
             if sc.name in WRITES and vacuums:
                 vacuum(database_url)
             results.append(dict(asdict(res), ceiling=sc.ceiling,
@@ -370,7 +385,7 @@ def main() -> int:
                 log(f"database ceiling: pgbench, {name} SQL, {clients} clients")
                 tries = [run_pgbench(database_url, script, clients, args.threads, args.duration)
                          for _ in range(args.repeat)]
-                d = sorted(tries, key=lambda t: t["tps"])[(len(tries) - 1) // 2]
+                d = median_by(tries, lambda t: t["tps"])
                 ceilings["db"][name] = dict(d, clients=clients, runs_tps=[t["tps"] for t in tries])
                 if name == "create" and vacuums:
                     vacuum(database_url)
