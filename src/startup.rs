@@ -13,9 +13,10 @@ use actix_web::http::header;
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 
+use crate::articles;
 use crate::auth::{Authenticator, JwtKeys, PasswordHasherPool};
 use crate::config::{Config, DatabaseConfig, MetricsExposure};
-use crate::db::{Pool, PoolError, PoolSettings};
+use crate::db::{Batcher, Pool, PoolError, PoolSettings};
 use crate::error::AppError;
 use crate::health::Health;
 use crate::http::cache::{http_cache, HttpCaching};
@@ -138,6 +139,7 @@ impl Application {
             ),
             generations,
             health: Health::new(config.database.health_timeout, redis.clone()),
+            article_creates: Batcher::new(articles::CREATE_BATCH_MAX, articles::repo::create_batch),
         });
         let compression = Arc::new(Compression::new(config.http.compression_min_bytes));
         let http_caching = Arc::new(HttpCaching::new(config.cache.shared_max_age_secs));

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::articles::model::ArticleView;
+use crate::articles::repo::NewArticleBy;
 use crate::auth::{AuthUser, Authenticator, MaybeAuthUser, PasswordHasherPool};
-use crate::db::{DbConnection, Pool};
+use crate::db::{Batcher, DbConnection, Pool};
 use crate::error::{AppError, AppResult};
 use crate::health::Health;
 use crate::http::rate_limit::AuthRateLimiter;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub limiter: AuthRateLimiter,
     pub generations: Arc<Generations>,
     pub health: Health,
+    /// Article creates, run in batches (`db::Batcher`).
+    pub article_creates: Arc<Batcher<NewArticleBy, ArticleView>>,
 }
 
 impl AppState {
@@ -56,6 +60,18 @@ impl AppState {
         T: Send + 'static,
     {
         let result = self.pool.write_statements(f).await;
+        self.after_write(&result, Changes::DATA).await;
+        result
+    }
+
+    /// A write queued on `batcher` and run with the others queued with it
+    /// (`Pool::write_batched`): the same generation move as `write`.
+    pub async fn write_batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+    {
+        let result = self.pool.write_batched(batcher, job).await;
         self.after_write(&result, Changes::DATA).await;
         result
     }

@@ -7,7 +7,7 @@ use super::dto::{
     UpdateArticleRequest,
 };
 use super::model::ArticleChanges;
-use super::repo::{self, ArticleRef};
+use super::repo::{self, ArticleRef, NewArticleBy};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::db::DbConnection;
 use crate::domain::{Slug, UserId};
@@ -64,12 +64,15 @@ pub async fn create(
     user: AuthUser,
     body: web::Json<CreateArticleRequest>,
 ) -> AppResult<HttpResponse> {
-    let new = body.into_inner().parse()?;
-    // Tags are created (idempotently) first, then the article and every
-    // counter in one atomic statement: no transaction needed.
-    let view = state
-        .write_statements(move |conn| repo::create(conn, user.id, &new))
-        .await?;
+    let article = body.into_inner().parse()?;
+    // Queued with the creates that arrive meanwhile: their tags are created
+    // (idempotently) first, then the articles and every counter in one
+    // atomic statement (`repo::create_batch`).
+    let job = NewArticleBy {
+        author: user.id,
+        article,
+    };
+    let view = state.write_batched(&state.article_creates, job).await?;
     Ok(HttpResponse::Created().json(SingleArticleResponse::from(view)))
 }
 

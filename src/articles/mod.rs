@@ -13,6 +13,12 @@ use actix_web::web;
 use crate::http::extractors::only;
 use crate::http::response_cache::ResponseCache;
 
+/// The most article creates one batched statement takes (`repo::create_batch`).
+/// The batch holds what queued while the previous one ran, so under load it
+/// grows to about the number of clients creating at once; the cap bounds
+/// one statement's size and time.
+pub const CREATE_BATCH_MAX: usize = 64;
+
 pub fn configure(cfg: &mut web::ServiceConfig, cache: &Arc<ResponseCache>) {
     cfg.service(
         web::scope("/articles")

@@ -365,31 +365,173 @@ pub fn create(conn: &mut DbConnection, author: UserId, new: &NewArticle) -> AppR
         let Some(created) = dialect::create_article(conn, &row, shard)? else {
             continue;
         };
-        return Ok(ArticleView {
-            summary: ArticleSummaryRow {
-                id: ArticleId::new(created.id),
-                slug: slug.into_string(),
-                title: new.title.clone(),
-                description: new.description.clone(),
-                author_id: author,
-                favorites_count: 0,
-                created_at: now,
-                updated_at: now,
-                tag_list,
-            },
-            body: Some(new.body.clone()),
-            tags: new.tags.clone(),
-            author: AuthorRow {
-                id: author,
-                username: created.username,
-                bio: created.bio,
-                image: created.image,
-            },
-            favorited: false,
-            following: false,
-        });
+        return Ok(created_view(author, new, slug, now, tag_list, created));
     }
     Err(no_free_slug())
+}
+
+/// One article to create, by `author`.
+pub struct NewArticleBy {
+    pub author: UserId,
+    pub article: NewArticle,
+}
+
+/// Creates the articles of `batch` (`db::Batcher`), answering each in order
+/// exactly as `create` would. Their first slug candidates go in one
+/// `dialect::create_articles` statement; an article whose slug was taken,
+/// or that shares it with an earlier one of the batch, then goes through
+/// `create` for a suffixed slug. A batch that fails as a whole changed
+/// nothing, so each article is then created on its own and gets its own
+/// answer, unless the connection was lost (the outcome is unknown, and a
+/// create is never repeated): then every one gets a 503.
+pub fn create_batch(
+    conn: &mut DbConnection,
+    batch: Vec<NewArticleBy>,
+) -> Vec<AppResult<ArticleView>> {
+    if let [one] = batch.as_slice() {
+        return vec![create(conn, one.author, &one.article)];
+    }
+    let created = match create_together(conn, &batch) {
+        Ok(created) => created,
+        Err(e @ AppError::Unavailable { .. }) => {
+            let reason = crate::error::Chain(&e).to_string();
+            return batch
+                .iter()
+                .map(|_| {
+                    Err(AppError::unavailable(
+                        "batched article create",
+                        reason.clone(),
+                    ))
+                })
+                .collect();
+        }
+        Err(e) => {
+            log::debug!("batched create failed, creating one by one: {e}");
+            batch.iter().map(|_| None).collect()
+        }
+    };
+    batch
+        .iter()
+        .zip(created)
+        .map(|(job, view)| match view {
+            Some(view) => Ok(view),
+            None => create(conn, job.author, &job.article),
+        })
+        .collect()
+}
+
+/// The single statement of `create_batch`: `None` for an article left to
+/// `create`.
+fn create_together(
+    conn: &mut DbConnection,
+    batch: &[NewArticleBy],
+) -> AppResult<Vec<Option<ArticleView>>> {
+    let mut names: Vec<&str> = batch
+        .iter()
+        .flat_map(|job| job.article.tags.as_slice().iter().map(TagName::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let ids: std::collections::HashMap<String, i64> =
+        tags::named_ids_creating_missing(conn, &names)?
+            .into_iter()
+            .collect();
+    let now = timestamp::now();
+    let shard = Shard::random();
+    // Each article's first slug candidate, its tags' ids and its tag list;
+    // `None` for a slug already taken by an earlier article of the batch.
+    let mut seen = std::collections::HashSet::new();
+    let mut prepared: Vec<Option<(Slug, Vec<i64>, String)>> = batch
+        .iter()
+        .map(|job| {
+            let slug = Slug::candidates(&job.article.title, 1).next()?;
+            if !seen.insert(slug.as_str().to_owned()) {
+                return None;
+            }
+            let mut tag_ids = job
+                .article
+                .tags
+                .as_slice()
+                .iter()
+                .map(|t| ids.get(t.as_str()).copied())
+                .collect::<Option<Vec<i64>>>()?;
+            tag_ids.sort_unstable();
+            Some((slug, tag_ids, job.article.tags.to_json()))
+        })
+        .collect();
+    let (jobs, rows): (Vec<usize>, Vec<NewArticleRow<'_>>) = batch
+        .iter()
+        .zip(&prepared)
+        .enumerate()
+        .filter_map(|(i, (job, prepared))| {
+            let (slug, tag_ids, tag_list) = prepared.as_ref()?;
+            Some((
+                i,
+                NewArticleRow {
+                    slug: slug.as_str(),
+                    title: &job.article.title,
+                    description: &job.article.description,
+                    body: &job.article.body,
+                    author: job.author,
+                    created_at: now,
+                    tag_list,
+                    tag_ids,
+                },
+            ))
+        })
+        .unzip();
+    let created = dialect::create_articles(conn, &rows, shard)?;
+    drop(rows);
+    let mut views: Vec<Option<ArticleView>> = batch.iter().map(|_| None).collect();
+    for (i, created) in jobs.into_iter().zip(created) {
+        let (Some(created), Some((slug, _, tag_list))) = (created, prepared[i].take()) else {
+            continue;
+        };
+        let job = &batch[i];
+        views[i] = Some(created_view(
+            job.author,
+            &job.article,
+            slug,
+            now,
+            tag_list,
+            created,
+        ));
+    }
+    Ok(views)
+}
+
+/// The view of an article just created, as its author sees it.
+fn created_view(
+    author: UserId,
+    new: &NewArticle,
+    slug: Slug,
+    now: chrono::NaiveDateTime,
+    tag_list: String,
+    created: dialect::CreatedArticle,
+) -> ArticleView {
+    ArticleView {
+        summary: ArticleSummaryRow {
+            id: ArticleId::new(created.id),
+            slug: slug.into_string(),
+            title: new.title.clone(),
+            description: new.description.clone(),
+            author_id: author,
+            favorites_count: 0,
+            created_at: now,
+            updated_at: now,
+            tag_list,
+        },
+        body: Some(new.body.clone()),
+        tags: new.tags.clone(),
+        author: AuthorRow {
+            id: author,
+            username: created.username,
+            bio: created.bio,
+            image: created.image,
+        },
+        favorited: false,
+        following: false,
+    }
 }
 
 /// Applies `changes`; a title that slugifies differently also gets a new

@@ -259,6 +259,184 @@ impl QueryFragment<Pg> for CreateArticlePg<'_> {
     }
 }
 
+/// Inserts several articles as `create_article` does one, atomically: one
+/// statement on PostgreSQL, one write transaction on SQLite. Entry `i` of
+/// the result is `rows[i]`'s, `None` if its slug was taken. The slugs must
+/// differ from each other. All or nothing: on an error nothing changed.
+///
+/// The statement is `CREATE_ARTICLE_PG` over arrays: one commit and one WAL
+/// flush for the batch, each counter row moved once by its share of the
+/// batch. Other batches (other replicas) may touch the same users rows, so
+/// they are locked first, in id order, like `lock_users_in_order`; then the
+/// tag shards in tag order, then the site shard, as a single create does.
+pub fn create_articles(
+    conn: &mut DbConnection,
+    rows: &[NewArticleRow<'_>],
+    shard: Shard,
+) -> QueryResult<Vec<Option<CreatedArticle>>> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            let statement = CreateArticlesPg::new(rows, shard);
+            let created: Vec<BatchRow> = statement.load(pg)?;
+            let mut out: Vec<Option<CreatedArticle>> = rows.iter().map(|_| None).collect();
+            for (ord, id, username, bio, image) in created {
+                let slot = usize::try_from(ord - 1)
+                    .ok()
+                    .and_then(|i| out.get_mut(i))
+                    .ok_or_else(|| {
+                        diesel::result::Error::DeserializationError(
+                            format!("batched create answered row {ord} of {}", rows.len()).into(),
+                        )
+                    })?;
+                *slot = Some(CreatedArticle {
+                    id,
+                    username,
+                    bio,
+                    image,
+                });
+            }
+            Ok(out)
+        }
+        DbConnection::Sqlite(_) => in_write_transaction(conn, |conn| {
+            rows.iter()
+                .map(|row| create_article_in_steps(conn, row, shard))
+                .collect()
+        }),
+    }
+}
+
+/// A row of `CREATE_ARTICLES_PG`: the 1-based position of the article in
+/// the batch, then `CreatedArticle`'s fields.
+type BatchRow = (i64, i64, String, Option<String>, Option<String>);
+
+const CREATE_ARTICLES_PG: &str = "\
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $7::text[])
+        WITH ORDINALITY AS i(slug, title, description, body, author_id, tag_list, ord)
+), authors AS (
+    SELECT id FROM users WHERE id = ANY($12::bigint[]) ORDER BY id FOR NO KEY UPDATE
+), article AS (
+    INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at, tag_list)
+    SELECT slug, title, description, body, author_id, $6, $6, tag_list FROM input
+    WHERE (SELECT count(*) FROM authors) >= 0
+    ORDER BY ord
+    ON CONFLICT (slug) DO NOTHING
+    RETURNING id, slug, author_id
+), authored AS (
+    UPDATE users SET articles_authored = articles_authored + n.created
+    FROM (SELECT author_id, count(*) AS created FROM article GROUP BY author_id) n
+    WHERE users.id = n.author_id
+    RETURNING users.id
+), tagged AS (
+    SELECT article.id AS article_id, t.tag_id
+    FROM input
+    JOIN article ON article.slug = input.slug
+    JOIN unnest($8::bigint[], $9::bigint[]) AS t(ord, tag_id) ON t.ord = input.ord
+), links AS (
+    INSERT INTO article_tags (article_id, tag_id) SELECT article_id, tag_id FROM tagged
+), tag_totals AS (
+    INSERT INTO tag_counts (tag_id, shard, articles_count)
+    SELECT tag_id, $10, count(*) FROM tagged GROUP BY tag_id ORDER BY tag_id
+    ON CONFLICT (tag_id, shard)
+        DO UPDATE SET articles_count = tag_counts.articles_count + excluded.articles_count
+    RETURNING tag_id
+), site_total AS (
+    INSERT INTO counters (name, value)
+    SELECT $11, count(*) FROM article
+    WHERE (SELECT count(*) FROM authored) >= 0 AND (SELECT count(*) FROM tag_totals) >= 0
+    HAVING count(*) > 0
+    ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value
+)
+SELECT input.ord, article.id, u.username, u.bio, u.image
+FROM input
+JOIN article ON article.slug = input.slug
+JOIN users u ON u.id = input.author_id";
+
+/// `CREATE_ARTICLES_PG` with its parameters, one array per column (a
+/// prepared statement, whatever the batch's size).
+struct CreateArticlesPg<'a> {
+    slugs: Vec<&'a str>,
+    titles: Vec<&'a str>,
+    descriptions: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+    authors: Vec<i64>,
+    created_at: chrono::NaiveDateTime,
+    tag_lists: Vec<&'a str>,
+    /// With `tag_ids`: the pairs (1-based row, tag id).
+    tag_rows: Vec<i64>,
+    tag_ids: Vec<i64>,
+    shard: i64,
+    counter: String,
+    /// The distinct authors, ascending: the users rows to lock.
+    lock: Vec<i64>,
+}
+
+impl<'a> CreateArticlesPg<'a> {
+    fn new(rows: &'a [NewArticleRow<'a>], shard: Shard) -> Self {
+        let authors: Vec<i64> = rows.iter().map(|r| r.author.get()).collect();
+        let mut lock = authors.clone();
+        lock.sort_unstable();
+        lock.dedup();
+        let (mut tag_rows, mut tag_ids) = (Vec::new(), Vec::new());
+        for (row, ord) in rows.iter().zip(1..) {
+            for &tag in row.tag_ids {
+                tag_rows.push(ord);
+                tag_ids.push(tag);
+            }
+        }
+        CreateArticlesPg {
+            slugs: rows.iter().map(|r| r.slug).collect(),
+            titles: rows.iter().map(|r| r.title).collect(),
+            descriptions: rows.iter().map(|r| r.description).collect(),
+            bodies: rows.iter().map(|r| r.body).collect(),
+            authors,
+            created_at: rows
+                .first()
+                .map_or_else(crate::timestamp::now, |r| r.created_at),
+            tag_lists: rows.iter().map(|r| r.tag_list).collect(),
+            tag_rows,
+            tag_ids,
+            shard: shard.index(),
+            counter: shard.site_counter(),
+            lock,
+        }
+    }
+}
+
+impl QueryId for CreateArticlesPg<'_> {
+    type QueryId = CreateArticlesPg<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for CreateArticlesPg<'_> {
+    type SqlType = (BigInt, BigInt, Text, Nullable<Text>, Nullable<Text>);
+}
+
+impl RunQueryDsl<PgConnection> for CreateArticlesPg<'_> {}
+
+impl QueryFragment<Pg> for CreateArticlesPg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_with_binds(&mut out, CREATE_ARTICLES_PG, |out, n| {
+            match n {
+                "1" => out.push_bind_param::<Array<Text>, [&str]>(&self.slugs)?,
+                "2" => out.push_bind_param::<Array<Text>, [&str]>(&self.titles)?,
+                "3" => out.push_bind_param::<Array<Text>, [&str]>(&self.descriptions)?,
+                "4" => out.push_bind_param::<Array<Text>, [&str]>(&self.bodies)?,
+                "5" => out.push_bind_param::<Array<BigInt>, [i64]>(&self.authors)?,
+                "6" => out.push_bind_param::<Timestamp, _>(&self.created_at)?,
+                "7" => out.push_bind_param::<Array<Text>, [&str]>(&self.tag_lists)?,
+                "8" => out.push_bind_param::<Array<BigInt>, [i64]>(&self.tag_rows)?,
+                "9" => out.push_bind_param::<Array<BigInt>, [i64]>(&self.tag_ids)?,
+                "10" => out.push_bind_param::<BigInt, i64>(&self.shard)?,
+                "11" => out.push_bind_param::<Text, String>(&self.counter)?,
+                "12" => out.push_bind_param::<Array<BigInt>, [i64]>(&self.lock)?,
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+    }
+}
+
 /// Pushes `sql` with each `$N` in it replaced by what `bind(out, "N")`
 /// pushes (a bind parameter; Diesel numbers them in order, so a `$N` that
 /// stands twice binds its value twice). `bind` returns false for a number it

@@ -24,6 +24,7 @@ pub struct DbMetrics {
     section: Histogram,
     statements: IntCounter,
     evicted: IntCounter,
+    batch_size: Histogram,
     waiting: Arc<AtomicI64>,
     pool: Arc<OnceLock<r2d2::Pool<ConnectionManager>>>,
 }
@@ -60,6 +61,13 @@ impl DbMetrics {
             "conduit_db_pool_evicted_total",
             "Idle connections found dead when checked out (after a database outage) and replaced",
         )?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new(
+                "conduit_db_write_batch_size",
+                "Writes run together by one batched statement (article creates)",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+        )?;
         let metrics = Arc::new(DbMetrics {
             checkout_wait,
             timeouts,
@@ -67,6 +75,7 @@ impl DbMetrics {
             section,
             statements,
             evicted,
+            batch_size,
             waiting: Arc::new(AtomicI64::new(0)),
             pool: Arc::new(OnceLock::new()),
         });
@@ -76,6 +85,7 @@ impl DbMetrics {
         registry.register(Box::new(metrics.section.clone()))?;
         registry.register(Box::new(metrics.statements.clone()))?;
         registry.register(Box::new(metrics.evicted.clone()))?;
+        registry.register(Box::new(metrics.batch_size.clone()))?;
         registry.register(Box::new(PoolStateCollector::new(
             metrics.pool.clone(),
             metrics.waiting.clone(),
@@ -106,6 +116,10 @@ impl DbMetrics {
     pub(super) fn waiting_guard(&self) -> WaitingGuard {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         WaitingGuard(self.waiting.clone())
+    }
+
+    pub(super) fn observe_batch(&self, writes: usize) {
+        self.batch_size.observe(writes as f64);
     }
 
     pub(super) fn count_evicted(&self) {

@@ -2,6 +2,7 @@
 //! read/write sections, the counters that keep totals exact, constraint
 //! names, and (in `dialect`) everything that differs between the backends.
 
+mod batch;
 pub mod constraints;
 pub mod counters;
 pub mod dialect;
@@ -15,6 +16,7 @@ use diesel::connection::Connection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
+pub use batch::Batcher;
 pub use metrics::DbMetrics;
 pub use pool::{Pool, PoolError, PoolSettings};
 pub use prepared::{Fixed, FixedSql};

@@ -63,7 +63,7 @@ pub struct ManagedConnection {
 
 /// A connection unused this long is pinged before a write that cannot be
 /// retried (`Pool::write_statements`): it may have died unnoticed.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 fn is_connection_loss(err: &DieselError) -> bool {
     matches!(
@@ -159,7 +159,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
-type Pooled = r2d2::PooledConnection<ConnectionManager>;
+pub(super) type Pooled = r2d2::PooledConnection<ConnectionManager>;
 
 /// The application's connection pool. Cheap to clone; built once at start-up.
 #[derive(Clone)]
@@ -223,6 +223,16 @@ impl Pool {
         &self.metrics
     }
 
+    /// The longest a request waits for its database section.
+    pub(super) fn section_limit(&self) -> Duration {
+        self.section_limit
+    }
+
+    /// Whether a statement on `conn` found its server gone.
+    pub(super) fn is_lost(conn: &Pooled) -> bool {
+        conn.health.lost.load(Ordering::Acquire)
+    }
+
     /// A connection on the current (blocking) thread, recording the wait; a
     /// suspect one is pinged first and replaced if it is dead.
     fn checkout(&self, timeout: Option<Duration>) -> Result<Pooled, r2d2::Error> {
@@ -231,7 +241,7 @@ impl Pool {
 
     /// `checkout`, also pinging a connection idle for longer than
     /// `ping_if_idle`.
-    fn checkout_checked(
+    pub(super) fn checkout_checked(
         &self,
         timeout: Option<Duration>,
         ping_if_idle: Option<Duration>,
@@ -272,7 +282,7 @@ impl Pool {
 
     /// Runs `f` on the current thread with a checked-out connection, timing
     /// how long it holds it.
-    fn section<T>(
+    pub(super) fn section<T>(
         &self,
         conn: &mut Pooled,
         f: impl FnOnce(&mut DbConnection) -> AppResult<T>,

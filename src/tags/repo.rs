@@ -43,23 +43,36 @@ pub fn find_with_count(conn: &mut DbConnection, name: &TagName) -> QueryResult<O
 /// The ids of the tags in `list`, creating the missing ones; ascending.
 /// Takes no locks on existing tag rows.
 pub fn ids_creating_missing(conn: &mut DbConnection, list: &TagList) -> QueryResult<Vec<i64>> {
-    if list.is_empty() {
+    let names: Vec<&str> = list.as_slice().iter().map(TagName::as_str).collect();
+    let mut ids: Vec<i64> = named_ids_creating_missing(conn, &names)?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Each tag of `names` (sorted, distinct) with its id, creating the missing
+/// ones; in no particular order. Takes no locks on existing tag rows.
+pub fn named_ids_creating_missing(
+    conn: &mut DbConnection,
+    names: &[&str],
+) -> QueryResult<Vec<(String, i64)>> {
+    if names.is_empty() {
         return Ok(Vec::new());
     }
-    let names: Vec<&str> = list.as_slice().iter().map(TagName::as_str).collect();
     let tag_ids = |conn: &mut DbConnection| {
         tags::table
-            .filter(tags::name.eq_any(&names))
-            .select(tags::id)
-            .order(tags::id.asc())
-            .load::<i64>(conn)
+            .filter(tags::name.eq_any(names))
+            .select((tags::name, tags::id))
+            .load::<(String, i64)>(conn)
     };
     // Most tags already exist: one read, and an insert only for new ones.
-    let ids = tag_ids(conn)?;
-    if ids.len() == names.len() {
-        return Ok(ids);
+    let found = tag_ids(conn)?;
+    if found.len() == names.len() {
+        return Ok(found);
     }
-    // The list is sorted, so concurrent creators insert new tags in one order.
+    // Sorted, so concurrent creators insert new tags in one order.
     let new_tags: Vec<_> = names.iter().map(|n| tags::name.eq(*n)).collect();
     dialect::execute(
         conn,

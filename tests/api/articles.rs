@@ -1,6 +1,10 @@
 //! Articles: create, read, list with filters and pagination, feed, update,
 //! delete, favorites, slugs, and the constant query count of a page.
 
+use conduit::articles::repo::{self, NewArticle, NewArticleBy};
+use conduit::db::schema::users;
+use conduit::domain::{TagList, UserId};
+use diesel::prelude::*;
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -594,4 +598,172 @@ async fn concurrent_creates_and_deletes_sharing_tags_all_succeed() {
             .expect(200);
         assert_eq!(r.body["articlesCount"], 4, "{q}");
     }
+}
+
+/// The id of the user `name`.
+async fn user_id(app: &TestApp, name: &'static str) -> UserId {
+    app.pool
+        .read(move |conn| {
+            let id: i64 = users::table
+                .filter(users::username.eq(name))
+                .select(users::id)
+                .first(conn)?;
+            Ok(UserId::new(id))
+        })
+        .await
+        .expect("the user exists")
+}
+
+fn new_article(author: UserId, title: &str, tags: &[&str]) -> NewArticleBy {
+    NewArticleBy {
+        author,
+        article: NewArticle {
+            title: title.to_owned(),
+            description: format!("about {title}"),
+            body: format!("{title} body"),
+            tags: TagList::parse(tags).expect("valid tags"),
+        },
+    }
+}
+
+/// What concurrent creates are run as (`repo::create_batch`), called
+/// directly so the batch is exactly this one: several authors, a title
+/// repeated within the batch, a slug already taken, new and existing tags
+/// shared between articles, an article without tags.
+#[actix_rt::test]
+async fn a_batch_of_creates_answers_each_as_a_single_create_would() {
+    let app = spawn_app().await;
+    let jake_token = app.register("jake").await;
+    app.register("jane").await;
+    app.create_article_slug(&jake_token, "Taken", &["old"])
+        .await;
+    let (jake, jane) = (user_id(&app, "jake").await, user_id(&app, "jane").await);
+    let batch = vec![
+        new_article(jake, "Alpha", &["old", "new"]),
+        new_article(jane, "Beta", &["new"]),
+        new_article(jake, "Alpha", &["other"]),
+        new_article(jane, "Taken", &[]),
+        new_article(jane, "Gamma", &["old", "new", "other"]),
+    ];
+    let views = app
+        .pool
+        .write_statements(move |conn| Ok(repo::create_batch(conn, batch)))
+        .await
+        .expect("the batch runs");
+    let views: Vec<_> = views
+        .into_iter()
+        .map(|v| v.expect("every create succeeds"))
+        .collect();
+    let slugs: Vec<&str> = views.iter().map(|v| v.summary.slug.as_str()).collect();
+    assert_eq!(slugs[0], "alpha");
+    assert_eq!(slugs[1], "beta");
+    assert!(slugs[2].starts_with("alpha-"), "{slugs:?}");
+    assert!(slugs[3].starts_with("taken-"), "{slugs:?}");
+    assert_eq!(slugs[4], "gamma");
+    let authors: Vec<&str> = views.iter().map(|v| v.author.username.as_str()).collect();
+    assert_eq!(authors, ["jake", "jane", "jake", "jane", "jane"]);
+
+    // Each reads back as it was answered, and every total counts it.
+    for (view, tags) in views.iter().zip([
+        json!(["new", "old"]),
+        json!(["new"]),
+        json!(["other"]),
+        json!([]),
+        json!(["new", "old", "other"]),
+    ]) {
+        let r = app
+            .get(&format!("/api/articles/{}", view.summary.slug), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body["article"]["tagList"], tags);
+        assert_eq!(r.body["article"]["title"], view.summary.title.as_str());
+        assert_eq!(
+            r.body["article"]["author"]["username"],
+            view.author.username.as_str()
+        );
+    }
+    assert_consistent(&app, "the batch").await;
+    for (query, count) in [
+        ("", 6),
+        ("?author=jane", 3),
+        ("?tag=new", 3),
+        ("?tag=old", 3),
+        ("?tag=other", 2),
+    ] {
+        let r = app
+            .get(&format!("/api/articles{query}"), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body["articlesCount"], count, "{query}");
+    }
+    let tags = app.get("/api/tags", None).await.expect(200);
+    assert_eq!(tags.body["tags"], json!(["new", "old", "other"]));
+}
+
+/// A batch the database rejects as a whole (here: one article's author does
+/// not exist) changed nothing; each article is then created on its own, so
+/// only the bad one fails.
+#[actix_rt::test]
+async fn one_bad_create_in_a_batch_fails_alone() {
+    let app = spawn_app().await;
+    app.register("jake").await;
+    let jake = user_id(&app, "jake").await;
+    let batch = vec![
+        new_article(jake, "First", &["t"]),
+        new_article(UserId::new(i64::MAX), "Orphan", &["t"]),
+        new_article(jake, "Second", &["t"]),
+    ];
+    let results = app
+        .pool
+        .write_statements(move |conn| Ok(repo::create_batch(conn, batch)))
+        .await
+        .expect("the batch runs");
+    assert!(results[0].is_ok(), "{:?}", results[0].as_ref().err());
+    assert!(results[1].is_err());
+    assert!(results[2].is_ok(), "{:?}", results[2].as_ref().err());
+    let r = app.get("/api/articles?tag=t", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 2);
+    assert_eq!(slugs(&r.body), ["second", "first"]);
+    assert_consistent(&app, "the batch").await;
+}
+
+/// Creates sent at once are batched (`conduit_db_write_batch_size`): every
+/// one is answered 201 with its own article, and each is counted in exactly
+/// one batch.
+#[actix_rt::test]
+async fn concurrent_creates_are_each_answered_and_counted_once() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let creates = (0..24).map(|i| {
+        app.post(
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": format!("Burst {}", i % 12), "description": "d", "body": format!("body {i}"), "tagList": ["burst"]}}),
+        )
+    });
+    let mut bodies: Vec<String> = Vec::new();
+    let mut slugs_seen: Vec<String> = Vec::new();
+    for r in join_all(creates).await {
+        let r = r.expect(201);
+        bodies.push(r.body["article"]["body"].as_str().unwrap().to_owned());
+        slugs_seen.push(r.body["article"]["slug"].as_str().unwrap().to_owned());
+    }
+    bodies.sort();
+    let mut expected: Vec<String> = (0..24).map(|i| format!("body {i}")).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    slugs_seen.sort();
+    slugs_seen.dedup();
+    assert_eq!(slugs_seen.len(), 24);
+    let r = app.get("/api/articles?tag=burst", None).await.expect(200);
+    assert_eq!(r.body["articlesCount"], 24);
+    let metrics = app.metrics().await;
+    let batched: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("conduit_db_write_batch_size_sum "))
+        .expect("the batch size histogram is exported")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(batched, 24.0, "{metrics}");
 }

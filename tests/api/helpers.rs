@@ -425,6 +425,17 @@ impl TestApp {
 }
 
 /// Slugs of an article list response, in order.
+/// Every maintained counter and stored tag list agrees with the rows it
+/// summarises (`counters::verify`).
+pub async fn assert_consistent(app: &TestApp, after: &str) {
+    let wrong = app
+        .pool
+        .read(|conn| Ok(conduit::db::counters::verify(conn)?))
+        .await
+        .expect("verify runs");
+    assert!(wrong.is_empty(), "after {after}: {wrong:?}");
+}
+
 pub fn slugs(list: &Value) -> Vec<String> {
     list["articles"]
         .as_array()

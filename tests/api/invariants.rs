@@ -6,15 +6,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn assert_consistent(app: &TestApp, after: &str) {
-    let wrong = app
-        .pool
-        .read(|conn| Ok(conduit::db::counters::verify(conn)?))
-        .await
-        .expect("verify runs");
-    assert!(wrong.is_empty(), "after {after}: {wrong:?}");
-}
-
 #[actix_rt::test]
 async fn counters_and_tag_lists_agree_with_the_rows_after_every_write() {
     let app = spawn_app().await;

@@ -327,3 +327,32 @@ async fn an_unreachable_redis_at_start_up_leaves_the_instance_serving() {
     let health = a.get("/health", None).await.expect(200);
     assert_eq!(health.body["checks"]["redis"], "degraded");
 }
+
+/// Two instances each batching creates by the same authors at once (their
+/// batches overlap on the authors' rows and the tag shards): every create
+/// lands once and every total stays exact.
+#[actix_rt::test]
+async fn creates_batched_on_two_instances_at_once_all_land_and_count() {
+    let a = spawn_app().await;
+    let b = spawn_replica(&a, &[]);
+    let tokens = [a.register("jake").await, a.register("jane").await];
+    let creates = (0..32).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post(
+            "/api/articles",
+            Some(&tokens[i / 2 % 2]),
+            json!({"article": {"title": format!("Both {i}"), "description": "d", "body": "b", "tagList": ["x", "y"]}}),
+        )
+    });
+    for r in futures_util::future::join_all(creates).await {
+        r.expect(201);
+    }
+    for (query, count) in [("", 32), ("?author=jake", 16), ("?tag=y", 32)] {
+        let r = b
+            .get(&format!("/api/articles{query}"), None)
+            .await
+            .expect(200);
+        assert_eq!(r.body["articlesCount"], count, "{query}");
+    }
+    assert_consistent(&a, "creates on two instances").await;
+}

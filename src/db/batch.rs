@@ -1,0 +1,244 @@
+//! Group commit in the application: writes of one kind that arrive while
+//! the database is busy with an earlier one queue up, and the next batch
+//! runs them all in one statement instead of one statement (and one commit,
+//! one WAL flush) each.
+//!
+//! There is no timer: a write arriving at an idle server starts a drain at
+//! once and pays no wait. One drain per kind runs at a time, on one blocking
+//! thread and one pooled connection; it takes up to `max` queued writes,
+//! runs them, answers each, and repeats until the queue is empty. A write
+//! therefore waits for at most the batch in flight before its own runs.
+//! Under load the batches grow by themselves (measured in bench/).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::oneshot;
+
+use super::pool::{Pool, IDLE_BEFORE_PING};
+use super::DbConnection;
+use crate::error::{AppError, AppResult};
+
+/// Runs a batch of writes on one connection and answers each, in order.
+/// What it returns must have one entry per job.
+pub type RunBatch<J, R> = fn(&mut DbConnection, Vec<J>) -> Vec<AppResult<R>>;
+
+/// The queue of one kind of batched write.
+pub struct Batcher<J, R> {
+    queue: Mutex<Queue<J, R>>,
+    max: usize,
+    run: RunBatch<J, R>,
+}
+
+struct Queue<J, R> {
+    waiting: VecDeque<Waiting<J, R>>,
+    /// A drain is running (and will see everything queued before it ends).
+    draining: bool,
+}
+
+struct Waiting<J, R> {
+    job: J,
+    reply: oneshot::Sender<AppResult<R>>,
+}
+
+impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
+    /// Batches of at most `max` writes, each run by `run`.
+    pub fn new(max: usize, run: RunBatch<J, R>) -> Arc<Self> {
+        Arc::new(Batcher {
+            queue: Mutex::new(Queue {
+                waiting: VecDeque::new(),
+                draining: false,
+            }),
+            max: max.max(1),
+            run,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue<J, R>> {
+        // The queue is consistent after every statement that changes it.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job`; true if no drain is running, so the caller starts one.
+    fn push(&self, job: J, reply: oneshot::Sender<AppResult<R>>) -> bool {
+        let mut queue = self.lock();
+        queue.waiting.push_back(Waiting { job, reply });
+        !std::mem::replace(&mut queue.draining, true)
+    }
+
+    /// The next batch, or `None` (and the drain over) if nothing waits. The
+    /// check and the end happen under one lock, so a write queued meanwhile
+    /// either is taken here or finds no drain and starts one.
+    fn next_batch(&self) -> Option<Vec<Waiting<J, R>>> {
+        let mut queue = self.lock();
+        if queue.waiting.is_empty() {
+            queue.draining = false;
+            return None;
+        }
+        let n = queue.waiting.len().min(self.max);
+        Some(queue.waiting.drain(..n).collect())
+    }
+
+    /// Ends a drain that cannot go on, answering everything queued with `error`.
+    fn abandon(&self, error: impl Fn() -> AppError) {
+        let waiting = {
+            let mut queue = self.lock();
+            queue.draining = false;
+            std::mem::take(&mut queue.waiting)
+        };
+        for w in waiting {
+            let _ = w.reply.send(Err(error()));
+        }
+    }
+}
+
+/// Ends the drain if it stops early (a panic in `run`): nothing stays
+/// queued with no drain to take it.
+struct DrainGuard<'a, J: Send + 'static, R: Send + 'static>(&'a Batcher<J, R>);
+
+impl<J: Send + 'static, R: Send + 'static> Drop for DrainGuard<'_, J, R> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon(|| AppError::bug("a batched write panicked"));
+        }
+    }
+}
+
+impl Pool {
+    /// Queues `job` on `batcher` and waits for its answer, at most as long
+    /// as a `write_statements` section may take. Like that one, a batched
+    /// write is one statement that commits by itself; it is never retried.
+    pub async fn write_batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        if batcher.push(job, reply) {
+            let (pool, batcher) = (self.clone(), batcher.clone());
+            // Runs by itself; every write it takes is answered through its
+            // own channel.
+            drop(actix_web::rt::task::spawn_blocking(move || {
+                pool.drain(&batcher)
+            }));
+        }
+        match tokio::time::timeout(self.section_limit(), answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(closed)) => Err(AppError::internal("batched write", closed)),
+            Err(elapsed) => {
+                self.metrics().count_abandoned();
+                Err(AppError::unavailable(
+                    "the database did not answer in time",
+                    elapsed,
+                ))
+            }
+        }
+    }
+
+    /// Runs batches from `batcher` on one connection until its queue is empty.
+    fn drain<J: Send + 'static, R: Send + 'static>(&self, batcher: &Batcher<J, R>) {
+        let _guard = DrainGuard(batcher);
+        let mut conn = None;
+        while let Some(batch) = batcher.next_batch() {
+            let mut c = match conn.take() {
+                Some(c) => c,
+                None => match self.checkout_checked(None, Some(IDLE_BEFORE_PING)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let reason = e.to_string();
+                        for w in batch {
+                            let _ = w
+                                .reply
+                                .send(Err(AppError::unavailable("database pool", reason.clone())));
+                        }
+                        batcher.abandon(|| AppError::unavailable("database pool", reason.clone()));
+                        return;
+                    }
+                },
+            };
+            self.metrics().observe_batch(batch.len());
+            let (jobs, replies): (Vec<J>, Vec<_>) =
+                batch.into_iter().map(|w| (w.job, w.reply)).unzip();
+            let expected = replies.len();
+            let results = self.section(&mut c, |conn| Ok((batcher.run)(conn, jobs)));
+            let mut results = match results {
+                Ok(r) if r.len() == expected => r.into_iter(),
+                _ => Vec::new().into_iter(),
+            };
+            for reply in replies {
+                let result = results.next().unwrap_or_else(|| {
+                    Err(AppError::bug("a batch answered fewer writes than it took"))
+                });
+                let _ = reply.send(result);
+            }
+            // A connection that lost its server goes back to be dropped.
+            if !Pool::is_lost(&c) {
+                conn = Some(c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+    use std::time::Duration;
+
+    use futures_util::future::join_all;
+
+    use super::*;
+    use crate::db::{DbMetrics, PoolSettings};
+
+    /// The batch sizes `record` ran, in order.
+    static SEEN: StdMutex<Vec<usize>> = StdMutex::new(Vec::new());
+
+    /// Answers each job with itself doubled, after a pause long enough for
+    /// every other job of the test to queue up; panics on a negative job.
+    fn record(_: &mut DbConnection, jobs: Vec<i64>) -> Vec<AppResult<i64>> {
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(jobs.iter().all(|&j| j >= 0), "negative job");
+        SEEN.lock().unwrap().push(jobs.len());
+        jobs.into_iter().map(|j| Ok(j * 2)).collect()
+    }
+
+    fn sqlite_pool(dir: &std::path::Path) -> Pool {
+        let settings = PoolSettings {
+            max_size: 2,
+            min_idle: 0,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        };
+        let metrics = DbMetrics::new(&prometheus::Registry::new()).unwrap();
+        let url = dir.join("batch.db").display().to_string();
+        Pool::new(&url, &settings, metrics).unwrap()
+    }
+
+    // One test, so the two parts cannot see each other's batches in `SEEN`.
+    #[actix_rt::test]
+    async fn queued_writes_run_together_each_gets_its_answer_and_a_panic_strands_none() {
+        let dir = std::env::temp_dir().join(format!("conduit-batch-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = sqlite_pool(&dir);
+        let batcher = Batcher::new(4, record);
+
+        // Ten writes at once: the first drain takes what has queued, the
+        // rest wait for it and then go in batches of at most four.
+        let answers = join_all((0..10).map(|j| pool.write_batched(&batcher, j))).await;
+        let answers: Vec<i64> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, (0..10).map(|j| j * 2).collect::<Vec<_>>());
+        let seen = std::mem::take(&mut *SEEN.lock().unwrap());
+        assert_eq!(seen.iter().sum::<usize>(), 10, "{seen:?}");
+        assert!(seen.iter().all(|&n| n <= 4), "{seen:?}");
+        assert!(seen.len() < 10, "nothing was batched: {seen:?}");
+
+        // A panicking batch answers its writes and those queued behind it
+        // with an error instead of leaving them waiting, and the next
+        // write starts a new drain.
+        let failed = join_all([-1, 5, 6].map(|j| pool.write_batched(&batcher, j))).await;
+        assert!(failed[0].is_err());
+        assert!(failed.iter().all(Result::is_err), "{failed:?}");
+        assert_eq!(pool.write_batched(&batcher, 7).await.unwrap(), 14);
+
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
