@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-from .server import RssSampler, Server
+from .server import STATEMENTS_METRIC, RssSampler, Server
+
+BATCH_METRIC = "conduit_db_write_batch_size"
 
 LUA_SCRIPT = Path(__file__).resolve().parent.parent / "lua" / "conduit.lua"
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
@@ -85,6 +87,8 @@ class ScenarioResult:
     sql_per_request: float
     server_alive: bool
     warmup_non_2xx: int = 0
+    # Mean writes per batched statement during the run (article creates).
+    writes_per_batch: float | None = None
 
 
 # --- wrk -----------------------------------------------------------------------
@@ -132,12 +136,17 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         warm = run_wrk(server.base_url, scenario, warmup_s, connections, threads, data_dir,
                        password)
         warmup_non_2xx = warm.non_2xx + warm.socket_errors
-    statements0, cpu0 = server.statements(), server.cpu_seconds()
+    metrics0, cpu0 = server.metrics(), server.cpu_seconds()
     with RssSampler(server) as rss:
         load = run_wrk(server.base_url, scenario, duration_s, connections, threads,
                        data_dir, password)
     alive = server.alive()
-    statements1, cpu1 = (server.statements(), server.cpu_seconds()) if alive else (statements0, cpu0)
+    metrics1, cpu1 = (server.metrics(), server.cpu_seconds()) if alive else (metrics0, cpu0)
+
+    def delta(name: str) -> float:
+        return metrics1.get(name, 0.0) - metrics0.get(name, 0.0)
+
+    batches = delta(BATCH_METRIC + "_count")
     hwm = server.memory_kib().get("VmHWM", 0) if alive else 0
     n = max(load.requests, 1)
     return ScenarioResult(
@@ -146,8 +155,9 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         peak_rss_mib=round(rss.peak_kib / 1024, 1), hwm_mib=round(hwm / 1024, 1),
         cpu_s_per_1k=round((cpu1 - cpu0) / n * 1000, 3),
         # /metrics reads execute no SQL, so the delta is the scenario's alone.
-        sql_per_request=round((statements1 - statements0) / n, 2),
+        sql_per_request=round(delta(STATEMENTS_METRIC) / n, 2),
         server_alive=alive, warmup_non_2xx=warmup_non_2xx,
+        writes_per_batch=round(delta(BATCH_METRIC + "_sum") / batches, 1) if batches else None,
     )
 
 
@@ -240,13 +250,59 @@ WITH article AS (INSERT INTO articles (slug, title, description, body, author_id
 """
 
 
-def db_ceiling_scripts(work: Path, users: int) -> dict[str, Path]:
+def create_batch_sql(batch: int, users: int) -> str:
+    """pgbench script: what the server sends for `batch` article creates that
+    queued together (`repo::create_batch`): the tags' ids, then
+    CREATE_ARTICLES_PG of src/db/dialect.rs with its arrays written out,
+    random authors and unique slugs, the same ~2 KB body and two tags."""
+    sets = ["\\set r random(1, 2000000000)", "\\set s random(0, 15)"]
+    sets += [f"\\set u{i} random(1, {users})" for i in range(batch)]
+    def array(items: list[str], cast: str) -> str:
+        return f"ARRAY[{', '.join(items)}]::{cast}[]"
+    n = range(batch)
+    slugs = array([f"'pgbench-' || :r || '-{i}'" for i in n], "text")
+    titles = array([f"'pgbench ' || :r || ' {i}'" for i in n], "text")
+    descriptions = array(["'d'"] * batch, "text")
+    bodies = array(["repeat('body text ', 200)"] * batch, "text")
+    authors = array([f":u{i}" for i in n], "bigint")
+    tag_lists = array(["'[\"benchmark\",\"load\"]'"] * batch, "text")
+    tag_rows = array([str(i + 1) for i in n for _ in range(2)], "bigint")
+    tag_ids = array([":t1", ":t2"] * batch, "bigint")
+    lock = f"(SELECT array_agg(DISTINCT a ORDER BY a) FROM unnest({authors}) AS a)"
+    statement = server_sql("CREATE_ARTICLES_PG")
+    for number, value in (("12", lock), ("11", "'articles/' || :s"), ("10", ":s"),
+                          ("9", tag_ids), ("8", tag_rows), ("7", tag_lists),
+                          ("6", "now()::timestamp"), ("5", authors), ("4", bodies),
+                          ("3", descriptions), ("2", titles), ("1", slugs)):
+        statement = statement.replace(f"${number}", value)
+    return "\n".join(sets + [
+        "SELECT min(id) AS t1, max(id) AS t2 FROM tags WHERE name IN ('benchmark', 'load') \\gset",
+        " ".join(statement.split()) + ";", ""])
+
+
+def server_sql(name: str) -> str:
+    """The SQL of the string constant `name` in src/db/dialect.rs: the
+    statement the server prepares, read from its source."""
+    source = (Path(__file__).resolve().parents[2] / "src" / "db" / "dialect.rs").read_text()
+    match = re.search(rf'const {name}: &str = "\\\n(.*?)";', source, re.S)
+    if not match:
+        raise RuntimeError(f"no {name} in src/db/dialect.rs")
+    return match.group(1)
+
+
+def db_ceiling_scripts(work: Path, users: int, create_batch: int | None) -> dict[str, Path]:
     """pgbench scripts for each `db:` ceiling: the SQL one request of that
-    scenario sends (create last: it adds articles)."""
+    scenario sends (create last: it adds articles). The create's is the
+    batched statement for the server's mean batch in the create scenario
+    (`create_batch`), and `create_single` the one-article statement a lone
+    create (or a batch's fallback) uses."""
     scripts = {"list": list_sql_script(work / "list.sql")}
-    for name, sql in (("feed", FEED_SQL), ("tags", TAGS_SQL), ("create", CREATE_SQL)):
+    sql = [("feed", FEED_SQL), ("tags", TAGS_SQL), ("create_single", CREATE_SQL)]
+    if create_batch:
+        sql.append(("create", create_batch_sql(create_batch, users)))
+    for name, text in sql:
         path = work / f"{name}.sql"
-        path.write_text(sql.format(users=users))
+        path.write_text(text.format(users=users) if "{users}" in text else text)
         scripts[name] = path
     return scripts
 

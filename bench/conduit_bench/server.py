@@ -105,14 +105,21 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def statements(self) -> int:
-        """conduit_db_statements_total from /metrics."""
+    def metrics(self) -> dict[str, float]:
+        """The samples of /metrics by name (the first, for a labelled one)."""
         with urllib.request.urlopen(self.base_url + "/metrics", timeout=10) as resp:
             text = resp.read().decode()
-        match = re.search(rf"^{STATEMENTS_METRIC}(?:{{[^}}]*}})? (\S+)$", text, re.M)
-        if not match:
+        samples: dict[str, float] = {}
+        for m in re.finditer(r"^([a-z_]+)(?:\{[^}]*\})? (\S+)$", text, re.M):
+            samples.setdefault(m.group(1), float(m.group(2)))
+        return samples
+
+    def statements(self) -> int:
+        """conduit_db_statements_total from /metrics."""
+        value = self.metrics().get(STATEMENTS_METRIC)
+        if value is None:
             raise RuntimeError(f"{STATEMENTS_METRIC} not found in /metrics")
-        return int(float(match.group(1)))
+        return int(value)
 
     def cpu_seconds(self) -> float:
         """utime + stime of the server process (all threads)."""
