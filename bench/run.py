@@ -380,7 +380,7 @@ def main() -> int:
             # fewer transactions than 8 on this kind of machine).
             clients = args.pool_size or 4 * (os.cpu_count() or 2)
             # The create's batched statement at the mean batch the server ran.
-            batch = by_name.get("create", {}).get("writes_per_batch")
+            batch = (by_name.get("create", {}).get("per_batch") or {}).get("article_create")
             batch = max(1, round(batch)) if batch else None
             for name, script in db_ceiling_scripts(WORK, size.users, batch).items():
                 if name not in wanted and not (name == "create_single" and "create" in wanted):

@@ -76,6 +76,32 @@ impl AppError {
         }
     }
 
+    /// The same error for another request that shared the failed work (a
+    /// batch): the same status and body, the cause kept as text.
+    pub fn for_another(&self) -> AppError {
+        let text = |source: &Option<BoxError>| -> Option<BoxError> {
+            source.as_deref().map(|s| Chain(s).to_string().into())
+        };
+        match self {
+            AppError::Unauthorized(m) => AppError::Unauthorized(m),
+            AppError::Forbidden(m) => AppError::Forbidden(m),
+            AppError::NotFound(m) => AppError::NotFound(m),
+            AppError::Validation(errors) => AppError::Validation(errors.clone()),
+            AppError::PayloadTooLarge => AppError::PayloadTooLarge,
+            AppError::TooManyRequests { retry_after } => AppError::TooManyRequests {
+                retry_after: *retry_after,
+            },
+            AppError::Unavailable { context, source } => AppError::Unavailable {
+                context,
+                source: text(source),
+            },
+            AppError::Internal { context, source } => AppError::Internal {
+                context,
+                source: text(source),
+            },
+        }
+    }
+
     /// A 503 caused by `source`.
     pub fn unavailable(context: &'static str, source: impl Into<BoxError>) -> Self {
         AppError::Unavailable {
@@ -286,6 +312,22 @@ mod tests {
         .into();
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!format!("{:?}", err.field_errors()).contains("duplicate"));
+    }
+
+    #[test]
+    fn a_copy_for_another_request_keeps_status_body_and_cause() {
+        let io = std::io::Error::other("connection reset");
+        let errors = [
+            AppError::unavailable("database", AppError::internal("reading rows", io)),
+            AppError::NotFound("article"),
+            AppError::field("title", "is taken"),
+        ];
+        for err in errors {
+            let copy = err.for_another();
+            assert_eq!(copy.status_code(), err.status_code());
+            assert_eq!(copy.field_errors(), err.field_errors());
+            assert_eq!(Chain(&copy).to_string(), Chain(&err).to_string());
+        }
     }
 
     #[test]

@@ -13,7 +13,6 @@ use actix_web::http::header;
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 
-use crate::articles;
 use crate::auth::{Authenticator, JwtKeys, PasswordHasherPool};
 use crate::config::{Config, DatabaseConfig, MetricsExposure};
 use crate::db::{Batcher, Pool, PoolError, PoolSettings};
@@ -30,6 +29,7 @@ use crate::shared::redis::{RedisSetupError, RedisStore};
 use crate::state::AppState;
 use crate::telemetry::metrics::{Metrics, MetricsError};
 use crate::telemetry::request::request_context;
+use crate::{articles, tags};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -139,7 +139,12 @@ impl Application {
             ),
             generations,
             health: Health::new(config.database.health_timeout, redis.clone()),
-            article_creates: Batcher::new(articles::CREATE_BATCH_MAX, articles::repo::create_batch),
+            article_creates: Batcher::writes(
+                "article_create",
+                articles::CREATE_BATCH_MAX,
+                articles::repo::create_batch,
+            ),
+            tag_reads: Batcher::reads("tags", tags::READ_BATCH_MAX, tags::in_use_bodies),
         });
         let compression = Arc::new(Compression::new(config.http.compression_min_bytes));
         let http_caching = Arc::new(HttpCaching::new(config.cache.shared_max_age_secs));

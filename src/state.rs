@@ -2,9 +2,10 @@
 //! built once at start-up, and the extractors that read from it. A handler
 //! that needs something the state lacks does not compile.
 //!
-//! Handlers touch the database only through `read` and `write`: a write
-//! moves the cache generations after it commits and before its response is
-//! sent, so no cache anywhere serves data older than an acknowledged write.
+//! Handlers touch the database only through `read` and `write` (and their
+//! batched forms, `db::Batcher`): a write moves the cache generations after
+//! it commits and before its response is sent, so no cache anywhere serves
+//! data older than an acknowledged write.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub health: Health,
     /// Article creates, run in batches (`db::Batcher`).
     pub article_creates: Arc<Batcher<NewArticleBy, ArticleView>>,
+    /// Tag-list reads, one query for all that wait (`db::Batcher`).
+    pub tag_reads: Arc<Batcher<(), web::Bytes>>,
 }
 
 impl AppState {
@@ -64,14 +67,24 @@ impl AppState {
         result
     }
 
+    /// A read queued on `batcher` and answered by the run that takes it
+    /// with the others queued meanwhile (`db::Batcher`).
+    pub async fn read_batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+    {
+        self.pool.batched(batcher, job).await
+    }
+
     /// A write queued on `batcher` and run with the others queued with it
-    /// (`Pool::write_batched`): the same generation move as `write`.
+    /// (`db::Batcher`): the same generation move as `write`.
     pub async fn write_batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
     where
         J: Send + 'static,
         R: Send + 'static,
     {
-        let result = self.pool.write_batched(batcher, job).await;
+        let result = self.pool.batched(batcher, job).await;
         self.after_write(&result, Changes::DATA).await;
         result
     }

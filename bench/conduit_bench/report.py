@@ -95,7 +95,7 @@ def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
             f"| {load['p50_ms']:.2f} | {load['p90_ms']:.2f} | {load['p99_ms']:.2f} "
             f"| {_fmt(load['p999_ms'], 2)} | {_fmt(load['non_2xx'])} | {_fmt(load['socket_errors'])} "
             f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f}"
-            + (f" ({r['writes_per_batch']:g} per batch)" if r.get("writes_per_batch") else "")
+            + "".join(f" ({n:g} per {kind} batch)" for kind, n in (r.get("per_batch") or {}).items())
             + " "
             f"| {ceiling_ratio(r, ceilings)} |"
         )
@@ -236,8 +236,8 @@ def markdown(run: dict) -> str:
         "\"target req/s\": the issue's (caches off); `a → b` scales it to this machine, "
         f"b = a × {_fmt(c.get('framework_rps'), 0)} / {REFERENCE_FRAMEWORK_RPS:,} (this run's "
         "framework ceiling over the reference machine's), shown only when this machine is the "
-        "slower. A create answers its request when its batch commits; \"per batch\" is the "
-        "mean number of creates one batched statement carried.",
+        "slower. \"per … batch\": the mean number of requests one run of shared database work "
+        "served (`conduit_db_batch_size`: creates per batched statement, tag lists per query).",
         "",
         f"Server peak RSS over the whole run (VmHWM): **{hwm:.1f} MiB = {hwm / MIB_PER_MB:.1f} MB** "
         f"(target <= {RSS_TARGET_MB:g} MB: {_met(hwm / MIB_PER_MB <= RSS_TARGET_MB)})"
@@ -262,7 +262,7 @@ def markdown(run: dict) -> str:
                     f"{d['batch']} creates (the create run's mean batch) = "
                     f"{_fmt(d['statements_tps'])} tx/s × {d['batch']} = **{_fmt(d['tps'])} "
                     f"articles/s**, avg latency {d['latency_avg_ms']:.2f} ms, failed "
-                    f"{d['failed']} (\"db\" above){runs} articles/s")
+                    f"{d['failed']} (\"db\" above){runs}" + (" articles/s" if runs else ""))
                 continue
             what = ("one create alone (a batch of one, and the fallback), for comparison"
                     if name == "create_single" else f"one {name} request")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .server import STATEMENTS_METRIC, RssSampler, Server
 
-BATCH_METRIC = "conduit_db_write_batch_size"
+BATCH_METRIC = "conduit_db_batch_size"
 
 LUA_SCRIPT = Path(__file__).resolve().parent.parent / "lua" / "conduit.lua"
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
@@ -87,8 +87,9 @@ class ScenarioResult:
     sql_per_request: float
     server_alive: bool
     warmup_non_2xx: int = 0
-    # Mean writes per batched statement during the run (article creates).
-    writes_per_batch: float | None = None
+    # Requests per run of shared database work during the run, by kind
+    # (`conduit_db_batch_size`: article_create, tags).
+    per_batch: dict[str, float] | None = None
 
 
 # --- wrk -----------------------------------------------------------------------
@@ -146,7 +147,12 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
     def delta(name: str) -> float:
         return metrics1.get(name, 0.0) - metrics0.get(name, 0.0)
 
-    batches = delta(BATCH_METRIC + "_count")
+    per_batch = {}
+    for key in metrics1:
+        kind = re.fullmatch(rf'{BATCH_METRIC}_count\{{kind="(\w+)"\}}', key)
+        if kind and delta(key) > 0:
+            per_batch[kind.group(1)] = round(
+                delta(f'{BATCH_METRIC}_sum{{kind="{kind.group(1)}"}}') / delta(key), 1)
     hwm = server.memory_kib().get("VmHWM", 0) if alive else 0
     n = max(load.requests, 1)
     return ScenarioResult(
@@ -157,7 +163,7 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         # /metrics reads execute no SQL, so the delta is the scenario's alone.
         sql_per_request=round(delta(STATEMENTS_METRIC) / n, 2),
         server_alive=alive, warmup_non_2xx=warmup_non_2xx,
-        writes_per_batch=round(delta(BATCH_METRIC + "_sum") / batches, 1) if batches else None,
+        per_batch=per_batch or None,
     )
 
 

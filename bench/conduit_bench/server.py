@@ -106,13 +106,12 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def metrics(self) -> dict[str, float]:
-        """The samples of /metrics by name (the first, for a labelled one)."""
+        """The samples of /metrics, by name and labels as written
+        (`conduit_db_batch_size_sum{kind="tags"}`)."""
         with urllib.request.urlopen(self.base_url + "/metrics", timeout=10) as resp:
             text = resp.read().decode()
-        samples: dict[str, float] = {}
-        for m in re.finditer(r"^([a-z_]+)(?:\{[^}]*\})? (\S+)$", text, re.M):
-            samples.setdefault(m.group(1), float(m.group(2)))
-        return samples
+        return {m.group(1): float(m.group(2))
+                for m in re.finditer(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", text, re.M)}
 
     def statements(self) -> int:
         """conduit_db_statements_total from /metrics."""

@@ -386,24 +386,15 @@ pub struct NewArticleBy {
 /// create is never repeated): then every one gets a 503.
 pub fn create_batch(
     conn: &mut DbConnection,
-    batch: Vec<NewArticleBy>,
+    batch: &[NewArticleBy],
 ) -> Vec<AppResult<ArticleView>> {
-    if let [one] = batch.as_slice() {
+    if let [one] = batch {
         return vec![create(conn, one.author, &one.article)];
     }
-    let created = match create_together(conn, &batch) {
+    let created = match create_together(conn, batch) {
         Ok(created) => created,
         Err(e @ AppError::Unavailable { .. }) => {
-            let reason = crate::error::Chain(&e).to_string();
-            return batch
-                .iter()
-                .map(|_| {
-                    Err(AppError::unavailable(
-                        "batched article create",
-                        reason.clone(),
-                    ))
-                })
-                .collect();
+            return batch.iter().map(|_| Err(e.for_another())).collect();
         }
         Err(e) => {
             log::debug!("batched create failed, creating one by one: {e}");

@@ -1,33 +1,41 @@
-//! Group commit in the application: writes of one kind that arrive while
-//! the database is busy with an earlier one queue up, and the next batch
-//! runs them all in one statement instead of one statement (and one commit,
-//! one WAL flush) each.
+//! Requests that need the same kind of database work while it is already
+//! running share the next run instead of each taking its own: group commit
+//! for writes (article creates: one statement, one commit and one WAL flush
+//! for the batch) and coalescing for reads that many requests ask at once
+//! (the tag list: one query for everyone waiting).
 //!
-//! There is no timer: a write arriving at an idle server starts a drain at
+//! There is no timer: a request arriving at an idle server starts a drain at
 //! once and pays no wait. One drain per kind runs at a time, on one blocking
-//! thread and one pooled connection; it takes up to `max` queued writes,
-//! runs them, answers each, and repeats until the queue is empty. A write
-//! therefore waits for at most the batch in flight before its own runs.
-//! Under load the batches grow by themselves (measured in bench/).
+//! thread and one pooled connection; it takes up to `max` queued requests,
+//! runs them, answers each, and repeats until the queue is empty. A request
+//! therefore waits for at most the run in flight before its own starts. That
+//! is also why a shared read is never stale: it runs after every request it
+//! answers arrived, so it sees every write acknowledged before them. Under
+//! load the batches grow by themselves (`conduit_db_batch_size`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
-use super::pool::{Pool, IDLE_BEFORE_PING};
+use super::pool::{Pool, Pooled, IDLE_BEFORE_PING};
 use super::DbConnection;
 use crate::error::{AppError, AppResult};
 
-/// Runs a batch of writes on one connection and answers each, in order.
-/// What it returns must have one entry per job.
-pub type RunBatch<J, R> = fn(&mut DbConnection, Vec<J>) -> Vec<AppResult<R>>;
+/// Runs a batch on one connection and answers each job, in order. What it
+/// returns must have one entry per job.
+pub type RunBatch<J, R> = fn(&mut DbConnection, &[J]) -> Vec<AppResult<R>>;
 
-/// The queue of one kind of batched write.
+/// The queue of one kind of batched work.
 pub struct Batcher<J, R> {
     queue: Mutex<Queue<J, R>>,
+    /// The label of `conduit_db_batch_size`.
+    kind: &'static str,
     max: usize,
     run: RunBatch<J, R>,
+    /// Read-only work: run once more on another connection if the first
+    /// turned out dead (as `Pool::read` does).
+    retry_lost: bool,
 }
 
 struct Queue<J, R> {
@@ -42,15 +50,28 @@ struct Waiting<J, R> {
 }
 
 impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
-    /// Batches of at most `max` writes, each run by `run`.
-    pub fn new(max: usize, run: RunBatch<J, R>) -> Arc<Self> {
+    /// Writes in batches of at most `max`, each run by `run`, which must
+    /// change nothing if it fails (one statement, or one transaction): a
+    /// batch is never repeated.
+    pub fn writes(kind: &'static str, max: usize, run: RunBatch<J, R>) -> Arc<Self> {
+        Self::new(kind, max, run, false)
+    }
+
+    /// Read-only work in batches of at most `max`, each run by `run`.
+    pub fn reads(kind: &'static str, max: usize, run: RunBatch<J, R>) -> Arc<Self> {
+        Self::new(kind, max, run, true)
+    }
+
+    fn new(kind: &'static str, max: usize, run: RunBatch<J, R>, retry_lost: bool) -> Arc<Self> {
         Arc::new(Batcher {
             queue: Mutex::new(Queue {
                 waiting: VecDeque::new(),
                 draining: false,
             }),
+            kind,
             max: max.max(1),
             run,
+            retry_lost,
         })
     }
 
@@ -106,9 +127,8 @@ impl<J: Send + 'static, R: Send + 'static> Drop for DrainGuard<'_, J, R> {
 
 impl Pool {
     /// Queues `job` on `batcher` and waits for its answer, at most as long
-    /// as a `write_statements` section may take. Like that one, a batched
-    /// write is one statement that commits by itself; it is never retried.
-    pub async fn write_batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
+    /// as any section may take.
+    pub async fn batched<J, R>(&self, batcher: &Arc<Batcher<J, R>>, job: J) -> AppResult<R>
     where
         J: Send + 'static,
         R: Send + 'static,
@@ -124,7 +144,7 @@ impl Pool {
         }
         match tokio::time::timeout(self.section_limit(), answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(closed)) => Err(AppError::internal("batched write", closed)),
+            Ok(Err(closed)) => Err(AppError::internal("batched section", closed)),
             Err(elapsed) => {
                 self.metrics().count_abandoned();
                 Err(AppError::unavailable(
@@ -133,6 +153,29 @@ impl Pool {
                 ))
             }
         }
+    }
+
+    /// One run of `batcher`'s work: exactly one answer per job.
+    fn run_batch<J: Send + 'static, R: Send + 'static>(
+        &self,
+        batcher: &Batcher<J, R>,
+        conn: &mut Pooled,
+        jobs: &[J],
+    ) -> Vec<AppResult<R>> {
+        let mut results = self
+            .section(conn, |c| Ok((batcher.run)(c, jobs)))
+            .unwrap_or_default();
+        if results.len() != jobs.len() {
+            results = jobs
+                .iter()
+                .map(|_| {
+                    Err(AppError::bug(
+                        "a batch answered another number of jobs than it took",
+                    ))
+                })
+                .collect();
+        }
+        results
     }
 
     /// Runs batches from `batcher` on one connection until its queue is empty.
@@ -156,19 +199,20 @@ impl Pool {
                     }
                 },
             };
-            self.metrics().observe_batch(batch.len());
+            self.metrics().observe_batch(batcher.kind, batch.len());
             let (jobs, replies): (Vec<J>, Vec<_>) =
                 batch.into_iter().map(|w| (w.job, w.reply)).unzip();
-            let expected = replies.len();
-            let results = self.section(&mut c, |conn| Ok((batcher.run)(conn, jobs)));
-            let mut results = match results {
-                Ok(r) if r.len() == expected => r.into_iter(),
-                _ => Vec::new().into_iter(),
-            };
-            for reply in replies {
-                let result = results.next().unwrap_or_else(|| {
-                    Err(AppError::bug("a batch answered fewer writes than it took"))
-                });
+            let mut results = self.run_batch(batcher, &mut c, &jobs);
+            if batcher.retry_lost && Pool::is_lost(&c) {
+                match self.checkout_checked(None, Some(IDLE_BEFORE_PING)) {
+                    Ok(fresh) => {
+                        c = fresh;
+                        results = self.run_batch(batcher, &mut c, &jobs);
+                    }
+                    Err(e) => log::warn!("no connection to repeat a batched read on: {e}"),
+                }
+            }
+            for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
             // A connection that lost its server goes back to be dropped.
@@ -194,11 +238,11 @@ mod tests {
 
     /// Answers each job with itself doubled, after a pause long enough for
     /// every other job of the test to queue up; panics on a negative job.
-    fn record(_: &mut DbConnection, jobs: Vec<i64>) -> Vec<AppResult<i64>> {
+    fn record(_: &mut DbConnection, jobs: &[i64]) -> Vec<AppResult<i64>> {
         std::thread::sleep(Duration::from_millis(200));
         assert!(jobs.iter().all(|&j| j >= 0), "negative job");
         SEEN.lock().unwrap().push(jobs.len());
-        jobs.into_iter().map(|j| Ok(j * 2)).collect()
+        jobs.iter().map(|j| Ok(j * 2)).collect()
     }
 
     fn sqlite_pool(dir: &std::path::Path) -> Pool {
@@ -219,11 +263,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("conduit-batch-{}", fastrand::u64(..)));
         std::fs::create_dir_all(&dir).unwrap();
         let pool = sqlite_pool(&dir);
-        let batcher = Batcher::new(4, record);
+        let batcher = Batcher::writes("test", 4, record);
 
         // Ten writes at once: the first drain takes what has queued, the
         // rest wait for it and then go in batches of at most four.
-        let answers = join_all((0..10).map(|j| pool.write_batched(&batcher, j))).await;
+        let answers = join_all((0..10).map(|j| pool.batched(&batcher, j))).await;
         let answers: Vec<i64> = answers.into_iter().map(Result::unwrap).collect();
         assert_eq!(answers, (0..10).map(|j| j * 2).collect::<Vec<_>>());
         let seen = std::mem::take(&mut *SEEN.lock().unwrap());
@@ -234,10 +278,10 @@ mod tests {
         // A panicking batch answers its writes and those queued behind it
         // with an error instead of leaving them waiting, and the next
         // write starts a new drain.
-        let failed = join_all([-1, 5, 6].map(|j| pool.write_batched(&batcher, j))).await;
+        let failed = join_all([-1, 5, 6].map(|j| pool.batched(&batcher, j))).await;
         assert!(failed[0].is_err());
         assert!(failed.iter().all(Result::is_err), "{failed:?}");
-        assert_eq!(pool.write_batched(&batcher, 7).await.unwrap(), 14);
+        assert_eq!(pool.batched(&batcher, 7).await.unwrap(), 14);
 
         let _ = std::fs::remove_dir_all(&dir);
     }

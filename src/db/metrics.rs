@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry};
 
 use super::pool::ConnectionManager;
 
@@ -24,7 +24,7 @@ pub struct DbMetrics {
     section: Histogram,
     statements: IntCounter,
     evicted: IntCounter,
-    batch_size: Histogram,
+    batch_size: HistogramVec,
     waiting: Arc<AtomicI64>,
     pool: Arc<OnceLock<r2d2::Pool<ConnectionManager>>>,
 }
@@ -61,12 +61,14 @@ impl DbMetrics {
             "conduit_db_pool_evicted_total",
             "Idle connections found dead when checked out (after a database outage) and replaced",
         )?;
-        let batch_size = Histogram::with_opts(
+        let batch_size = HistogramVec::new(
             HistogramOpts::new(
-                "conduit_db_write_batch_size",
-                "Writes run together by one batched statement (article creates)",
+                "conduit_db_batch_size",
+                "Requests served by one run of shared database work, by kind \
+                 (article_create: one batched statement; tags: one query)",
             )
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+            &["kind"],
         )?;
         let metrics = Arc::new(DbMetrics {
             checkout_wait,
@@ -118,8 +120,10 @@ impl DbMetrics {
         WaitingGuard(self.waiting.clone())
     }
 
-    pub(super) fn observe_batch(&self, writes: usize) {
-        self.batch_size.observe(writes as f64);
+    pub(super) fn observe_batch(&self, kind: &str, requests: usize) {
+        self.batch_size
+            .with_label_values(&[kind])
+            .observe(requests as f64);
     }
 
     pub(super) fn count_evicted(&self) {

@@ -422,6 +422,20 @@ impl TestApp {
         let reply = self.get("/metrics", None).await.expect(200);
         String::from_utf8(reply.raw).expect("utf-8 metrics")
     }
+
+    /// The value of one sample of `/metrics`, named with its labels as
+    /// exported (`conduit_db_batch_size_sum{kind="tags"}`).
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let metrics = self.metrics().await;
+        let prefix = format!("{sample} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {sample} in /metrics:\n{metrics}"))
+            .trim()
+            .parse()
+            .expect("a number")
+    }
 }
 
 /// Slugs of an article list response, in order.

@@ -85,3 +85,47 @@ async fn sharded_tag_counts_stay_exact_through_creates_and_deletes() {
         "unused tags are not listed"
     );
 }
+
+/// Tag lists asked for at once share one query (`db::Batcher`), and that
+/// query starts after every request it answers arrived: while a reader keeps
+/// a query in flight most of the time, a list requested after a create was
+/// acknowledged still always has the new tag (joining the query in flight
+/// would sometimes miss it). The response cache is off, so each request
+/// reaches the database path; each is counted in exactly one batch.
+#[actix_rt::test]
+async fn shared_tag_queries_answer_each_request_and_never_miss_an_acknowledged_write() {
+    let app = spawn_app_with(&[("CACHE_MAX_AGE_SECONDS", "0"), ("CACHE_SIGNED_IN_MS", "0")]).await;
+    let token = app.register("jake").await;
+    let stop = std::cell::Cell::new(false);
+    let background = async {
+        let mut requests = 0u32;
+        while !stop.get() {
+            app.get("/api/tags", None).await.expect(200);
+            requests += 1;
+        }
+        requests
+    };
+    let checks = async {
+        let mut requests = 0u32;
+        for i in 0..8 {
+            let tag = format!("tag{i}");
+            app.create_article(&token, &format!("Article {i}"), &[tag.as_str()])
+                .await;
+            let reads = (0..12).map(|_| app.get("/api/tags", None));
+            for r in futures_util::future::join_all(reads).await {
+                let r = r.expect(200);
+                let tags = r.body["tags"].as_array().unwrap();
+                assert_eq!(tags.len(), i + 1, "{tags:?}");
+                assert!(tags.iter().any(|t| t == tag.as_str()), "{tags:?}");
+                requests += 1;
+            }
+        }
+        stop.set(true);
+        requests
+    };
+    let (background, checked) = futures_util::future::join(background, checks).await;
+    let served = app
+        .metric(r#"conduit_db_batch_size_sum{kind="tags"}"#)
+        .await;
+    assert_eq!(served, f64::from(background + checked));
+}
