@@ -9,12 +9,12 @@ use std::time::Duration;
 use diesel::connection::{
     AnsiTransactionManager, Connection, SimpleConnection, TransactionManager,
 };
+use diesel::deserialize::FromSqlRow;
 use diesel::pg::Pg;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::methods::ExecuteDsl;
-use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -484,55 +484,86 @@ pub type FeedRowSql = (
     Bool,
 );
 
-/// The feed's page on PostgreSQL: of each followed author at most
-/// `offset + limit` ($2) newest articles, read from the `(author_id,
+/// The feed's page on PostgreSQL: of each followed author at most `depth`
+/// (>= offset + limit) newest articles, read from the `(author_id,
 /// created_at, id)` index, merged, cut to the page, and only then joined to
 /// the article rows. Every author in it is followed, by construction.
-const FEED_PAGE_PG: &str = "\
-SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count,
-       a.created_at, a.updated_at, a.tag_list,
-       u.id, u.username, u.bio, u.image,
-       EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = $1 AND fa.article_id = a.id),
-       true
-FROM (
-    SELECT newest.id, newest.created_at
-    FROM follows f
-    CROSS JOIN LATERAL (
-        SELECT a.id, a.created_at FROM articles a
-        WHERE a.author_id = f.followee_id
-        ORDER BY a.created_at DESC, a.id DESC
-        LIMIT $2
-    ) newest
-    WHERE f.follower_id = $1
-    ORDER BY newest.created_at DESC, newest.id DESC
-    LIMIT $3 OFFSET $4
-) page
-JOIN articles a ON a.id = page.id
-JOIN users u ON u.id = a.author_id
-ORDER BY page.created_at DESC, page.id DESC";
+///
+/// The depth is written into the statement, one of a few fixed values, not
+/// bound: with `LIMIT $2` there, PostgreSQL's generic plan for the prepared
+/// statement guesses 10 % of an author's articles per author and picks a
+/// plan that, at ~14,000 articles per author, runs at half the rate (pgbench,
+/// bench/README.md). `$2` is the bound form, for pages deeper than the last
+/// fixed depth.
+macro_rules! feed_page_pg {
+    ($depth:literal) => {
+        concat!(
+            "SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, \
+                    a.created_at, a.updated_at, a.tag_list, \
+                    u.id, u.username, u.bio, u.image, \
+                    EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = $1 AND fa.article_id = a.id), \
+                    true \
+             FROM ( \
+                 SELECT newest.id, newest.created_at \
+                 FROM follows f \
+                 CROSS JOIN LATERAL ( \
+                     SELECT a.id, a.created_at FROM articles a \
+                     WHERE a.author_id = f.followee_id \
+                     ORDER BY a.created_at DESC, a.id DESC \
+                     LIMIT ",
+            $depth,
+            " \
+                 ) newest \
+                 WHERE f.follower_id = $1 \
+                 ORDER BY newest.created_at DESC, newest.id DESC \
+                 LIMIT $3 OFFSET $4 \
+             ) page \
+             JOIN articles a ON a.id = page.id \
+             JOIN users u ON u.id = a.author_id \
+             ORDER BY page.created_at DESC, page.id DESC"
+        )
+    };
+}
 
-/// `FEED_PAGE_PG` with its parameters, prepared once per connection.
-pub struct FeedPagePg {
+/// The fixed depths of `feed_page_pg!`, ascending; a page reaching deeper
+/// binds its depth. Each is its own prepared statement on a connection.
+const FEED_DEPTHS: [i64; 6] = [20, 50, 100, 200, 500, 1000];
+
+/// `feed_page_pg!` at depth `DEPTH` (one of `FEED_DEPTHS`; 0: bound as
+/// `$2`), prepared once per connection and depth.
+pub struct FeedPagePg<const DEPTH: i64> {
     follower: i64,
     depth: i64,
     limit: i64,
     offset: i64,
 }
 
-impl QueryId for FeedPagePg {
-    type QueryId = FeedPagePg;
+impl<const DEPTH: i64> FeedPagePg<DEPTH> {
+    const SQL: &'static str = match DEPTH {
+        20 => feed_page_pg!("20"),
+        50 => feed_page_pg!("50"),
+        100 => feed_page_pg!("100"),
+        200 => feed_page_pg!("200"),
+        500 => feed_page_pg!("500"),
+        1000 => feed_page_pg!("1000"),
+        _ => feed_page_pg!("$2"),
+    };
+}
+
+impl<const DEPTH: i64> QueryId for FeedPagePg<DEPTH> {
+    type QueryId = FeedPagePg<DEPTH>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for FeedPagePg {
+impl<const DEPTH: i64> Query for FeedPagePg<DEPTH> {
     type SqlType = FeedRowSql;
 }
 
-impl RunQueryDsl<PgConnection> for FeedPagePg {}
+impl<const DEPTH: i64> RunQueryDsl<PgConnection> for FeedPagePg<DEPTH> {}
 
-impl QueryFragment<Pg> for FeedPagePg {
+impl<const DEPTH: i64> QueryFragment<Pg> for FeedPagePg<DEPTH> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        push_with_binds(&mut out, FEED_PAGE_PG, |out, n| {
+        push_with_binds(&mut out, Self::SQL, |out, n| {
             match n {
                 "1" => out.push_bind_param::<BigInt, i64>(&self.follower)?,
                 "2" => out.push_bind_param::<BigInt, i64>(&self.depth)?,
@@ -563,17 +594,35 @@ pub fn feed_page<T>(
     portable: impl FnOnce(&mut DbConnection) -> QueryResult<Vec<T>>,
 ) -> QueryResult<Vec<T>>
 where
-    FeedPagePg: for<'a> LoadQuery<'a, PgConnection, T>,
+    T: FromSqlRow<FeedRowSql, Pg> + 'static,
 {
-    match conn {
-        DbConnection::Pg(pg) => FeedPagePg {
-            follower: follower.get(),
-            depth: offset.saturating_add(limit),
-            limit,
-            offset,
-        }
-        .load(pg),
-        DbConnection::Sqlite(_) => portable(conn),
+    let DbConnection::Pg(pg) = conn else {
+        return portable(conn);
+    };
+    let needed = offset.saturating_add(limit);
+    let depth = FEED_DEPTHS
+        .into_iter()
+        .find(|&d| d >= needed)
+        .unwrap_or(needed);
+    macro_rules! at {
+        ($depth:literal) => {
+            FeedPagePg::<$depth> {
+                follower: follower.get(),
+                depth,
+                limit,
+                offset,
+            }
+            .load(pg)
+        };
+    }
+    match depth {
+        20 => at!(20),
+        50 => at!(50),
+        100 => at!(100),
+        200 => at!(200),
+        500 => at!(500),
+        1000 => at!(1000),
+        _ => at!(0),
     }
 }
 

@@ -762,3 +762,59 @@ async fn concurrent_creates_are_each_answered_and_counted_once() {
         .await;
     assert_eq!(batched, 24.0);
 }
+
+/// Pages of every depth the feed query is prepared for (`FEED_DEPTHS` in
+/// `db::dialect`: offset + limit up to 20, 50, ..., 1,000) and beyond the
+/// last, where the depth is bound, match the one followed author's own list
+/// page for page.
+#[actix_rt::test]
+async fn feed_pages_at_every_depth_match_the_followed_authors_list() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let jake = app.register("jake").await;
+    app.follow(&reader, "jake").await;
+    for chunk in 0..17 {
+        let creates = (0..64).map(|i| {
+            app.post(
+                "/api/articles",
+                Some(&jake),
+                json!({"article": {"title": format!("Deep {chunk} {i}"), "description": "d", "body": "b"}}),
+            )
+        });
+        for r in join_all(creates).await {
+            r.expect(201);
+        }
+    }
+    let total = 17 * 64;
+    for (offset, limit) in [
+        (0, 20),
+        (5, 10),
+        (30, 20),
+        (95, 20),
+        (150, 50),
+        (480, 20),
+        (990, 10),
+        (995, 20),
+        (1040, 20),
+        (total - 3, 20),
+    ] {
+        let feed = app
+            .get(
+                &format!("/api/articles/feed?limit={limit}&offset={offset}"),
+                Some(&reader),
+            )
+            .await
+            .expect(200);
+        let list = app
+            .get(
+                &format!("/api/articles?author=jake&limit={limit}&offset={offset}"),
+                None,
+            )
+            .await
+            .expect(200);
+        let page = slugs(&feed.body);
+        assert_eq!(page, slugs(&list.body), "offset {offset} limit {limit}");
+        assert_eq!(page.len(), limit.min(total - offset), "offset {offset}");
+        assert_eq!(feed.body["articlesCount"], total);
+    }
+}
