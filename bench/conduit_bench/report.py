@@ -227,6 +227,8 @@ def markdown(run: dict) -> str:
         *(["- PostgreSQL's autovacuum is off on this machine, so the harness runs `VACUUM ANALYZE` "
            "after each writing scenario (create, mix) and after the pgbench ceilings, as "
            "autovacuum would"] if run.get("vacuum_after_writes") else []),
+        *(["- After each writing scenario and create ceiling: `CHECKPOINT`, so what the writes "
+           "changed is on disk before the next measurement"] if run.get("db") == "postgres" else []),
         f"- Seed: {run['seed']}; rows: " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()),
         "",
         "## Closed loop (wrk)",
