@@ -120,7 +120,8 @@ struct DrainGuard<'a, J: Send + 'static, R: Send + 'static>(&'a Batcher<J, R>);
 impl<J: Send + 'static, R: Send + 'static> Drop for DrainGuard<'_, J, R> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.abandon(|| AppError::bug("a batched write panicked"));
+            self.0
+                .abandon(|| AppError::bug("a batched section panicked"));
         }
     }
 }
@@ -136,8 +137,8 @@ impl Pool {
         let (reply, answer) = oneshot::channel();
         if batcher.push(job, reply) {
             let (pool, batcher) = (self.clone(), batcher.clone());
-            // Runs by itself; every write it takes is answered through its
-            // own channel.
+            // Runs by itself; every request it takes is answered through
+            // its own channel.
             drop(actix_web::rt::task::spawn_blocking(move || {
                 pool.drain(&batcher)
             }));
