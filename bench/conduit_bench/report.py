@@ -161,6 +161,13 @@ def login_flood_section(flood: dict | None) -> list[str]:
     ]
 
 
+def _error_kinds(load: dict) -> str:
+    """wrk's socket errors by kind, e.g. " (connect 12, timeout 3)"; a
+    `timeout` is a request unanswered after wrk's --timeout of 5 s."""
+    kinds = load.get("socket_error_kinds") or {}
+    return f" ({', '.join(f'{k} {n:,}' for k, n in kinds.items())})" if kinds else ""
+
+
 def c10k_section(c: dict | None, hwm: float) -> list[str]:
     if not c:
         return []
@@ -175,8 +182,8 @@ def c10k_section(c: dict | None, hwm: float) -> list[str]:
            f"{_fmt(c['framework']['load']['rps'])} req/s = **{c['framework']['ratio_to_64']:.2f}x** "
            f"its 64-connection figure (what wrk and the kernel lose at this many sockets)"]
           if c.get("framework") else []),
-        f"- non-2xx {load['non_2xx']}, socket errors {load['socket_errors']} "
-        f"(target 0: {_met(errors == 0)})",
+        f"- non-2xx {load['non_2xx']}, socket errors {load['socket_errors']}"
+        f"{_error_kinds(load)} (target 0: {_met(errors == 0)})",
         f"- peak RSS during it {c['peak_rss_mib']:.1f} MiB = {c['peak_rss_mib'] / MIB_PER_MB:.1f} MB "
         f"(target <= 80 MB: {_met(c['peak_rss_mib'] / MIB_PER_MB <= 80)}); it counts in the "
         f"run's VmHWM ({hwm:.1f} MiB) above", "",
@@ -193,8 +200,8 @@ def soak_section(s: dict | None) -> list[str]:
         f"## Soak: mix at ~70 % of its peak for {s['seconds']:g} s", "",
         f"- aimed at {_fmt(s['target_rps'])} req/s (peak {_fmt(s['mix_peak_rps'])}), achieved "
         f"{_fmt(load['rps'])} req/s; p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
-        f"- errors: non-2xx {load['non_2xx']}, socket {load['socket_errors']} "
-        f"(target 0: {_met(errors == 0)})",
+        f"- errors: non-2xx {load['non_2xx']}, socket {load['socket_errors']}"
+        f"{_error_kinds(load)} (target 0: {_met(errors == 0)})",
         f"- RSS, first minute {s['rss_first_minute_mib']:.1f} MiB, last minute "
         f"{s['rss_last_minute_mib']:.1f} MiB: {100 * (change or 0):+.1f} % "
         f"(target within 10 %: {_met(change is not None and abs(change) <= 0.10)})", "",

@@ -73,6 +73,8 @@ class LoadResult:
     max_ms: float
     non_2xx: int
     socket_errors: int
+    # wrk's socket errors by kind (connect, read, write, timeout), when any.
+    socket_error_kinds: dict[str, int] | None = None
 
 
 @dataclass
@@ -102,6 +104,9 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+SOCKET_ERROR_KINDS = ("connect", "read", "write", "timeout")
+
+
 def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: int,
             threads: int, data_dir: Path, password: str,
             delay_ms: float | None = None) -> LoadResult:
@@ -125,7 +130,8 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: i
         p50_ms=raw["p50"] / 1000, p90_ms=raw["p90"] / 1000,
         p99_ms=raw["p99"] / 1000, p999_ms=raw["p999"] / 1000, max_ms=raw["max"] / 1000,
         non_2xx=raw["status"],
-        socket_errors=raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
+        socket_errors=sum(raw[k] for k in SOCKET_ERROR_KINDS),
+        socket_error_kinds={k: raw[k] for k in SOCKET_ERROR_KINDS if raw[k]} or None,
     )
 
 
