@@ -1,7 +1,16 @@
 //! JSON Web Tokens: HS256 only, `exp` enforced, subject = user id, and `pwd`
 //! = a fingerprint of the password hash the token was issued under, so
 //! changing the password invalidates every token issued before.
+//!
+//! A client sends the same token with every request, so the outcome of
+//! checking it is remembered: a token byte for byte identical to one whose
+//! signature verified is not decoded and hashed again, while its expiry is
+//! still checked on every request. Only valid tokens are remembered, so
+//! garbage cannot fill the memo; it holds at most `MAX_REMEMBERED` and starts
+//! over when full.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -50,12 +59,30 @@ impl PasswordFingerprint {
     }
 }
 
+/// Tokens remembered at once (about 250 bytes each).
+const MAX_REMEMBERED: usize = 4096;
+
+/// A token whose signature verified: what it says and when it expires.
+#[derive(Clone)]
+struct Verified {
+    claims: TokenClaims,
+    exp: u64,
+}
+
 /// Signing and verification keys, built once from `JWT_SECRET`.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    verified: Mutex<HashMap<Box<str>, Verified>>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 impl JwtKeys {
@@ -69,6 +96,7 @@ impl JwtKeys {
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
             ttl,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -77,10 +105,7 @@ impl JwtKeys {
         user: UserId,
         password_hash: &str,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = unix_now();
         let claims = Claims {
             sub: user.to_string(),
             iat: now,
@@ -92,11 +117,37 @@ impl JwtKeys {
 
     /// The claims of a valid, unexpired token signed with our key.
     pub fn verify(&self, token: &str) -> Option<TokenClaims> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// `verify` at `now` (seconds since the epoch). The signature is checked
+    /// the first time a token is seen, the expiry every time, with the same
+    /// leeway as the full check.
+    fn verify_at(&self, token: &str, now: u64) -> Option<TokenClaims> {
+        let unexpired = |v: &Verified| now <= v.exp.saturating_add(self.validation.leeway);
+        let remembered = self.verified.lock().ok()?.get(token).cloned();
+        if let Some(v) = remembered {
+            return unexpired(&v).then_some(v.claims);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        Some(TokenClaims {
-            user: UserId::new(data.claims.sub.parse().ok()?),
-            password: PasswordFingerprint::from_claim(&data.claims.pwd)?,
-        })
+        let v = Verified {
+            claims: TokenClaims {
+                user: UserId::new(data.claims.sub.parse().ok()?),
+                password: PasswordFingerprint::from_claim(&data.claims.pwd)?,
+            },
+            exp: data.claims.exp,
+        };
+        // jsonwebtoken checked `exp` against the clock; `now` may differ.
+        if !unexpired(&v) {
+            return None;
+        }
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= MAX_REMEMBERED {
+                verified.clear();
+            }
+            verified.insert(token.into(), v.clone());
+        }
+        Some(v.claims)
     }
 }
 
@@ -164,6 +215,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.verify(&legacy), None);
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_only_the_identical_token_is_remembered() {
+        let k = keys(SECRET, Duration::from_secs(60));
+        let token = k.issue(UserId::new(7), "h").unwrap();
+        let now = unix_now();
+        let claims = k.verify_at(&token, now).unwrap();
+        assert_eq!(k.verified.lock().unwrap().len(), 1);
+        assert_eq!(k.verify_at(&token, now + 30), Some(claims));
+        let exp = k.verified.lock().unwrap()[token.as_str()].exp;
+        let last_valid = exp + k.validation.leeway;
+        assert!(k.verify_at(&token, last_valid).is_some());
+        assert_eq!(k.verify_at(&token, last_valid + 1), None, "expired");
+        // A tampered copy is checked in full and fails; it is not remembered.
+        let mut tampered = token.clone().into_bytes();
+        let i = tampered.len() - 2;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(k.verify_at(&tampered, now), None);
+        assert_eq!(k.verify_at("not.a.jwt", now), None);
+        assert_eq!(k.verified.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_memo_is_bounded() {
+        let k = keys(SECRET, Duration::from_secs(60));
+        for user in 0..=MAX_REMEMBERED as i64 {
+            assert!(k
+                .verify(&k.issue(UserId::new(user + 1), "h").unwrap())
+                .is_some());
+        }
+        assert!(k.verified.lock().unwrap().len() <= MAX_REMEMBERED);
     }
 
     #[test]
