@@ -303,6 +303,7 @@ def git_commit() -> str:
 def main() -> int:
     args = parse_args()
     started = datetime.now(timezone.utc)
+    steal = tools.StealMeter()
     WORK.mkdir(exist_ok=True)
     data_dir = WORK / "data"
     scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
@@ -369,7 +370,7 @@ def main() -> int:
                                 hwm_mib=max(r.hwm_mib for r in runs)))
             log(f"  {res.load.rps:,.0f} req/s p99 {res.load.p99_ms:.2f} ms "
                 f"non-2xx {res.load.non_2xx} errors {res.load.socket_errors} "
-                f"SQL/req {res.sql_per_request} rss {res.peak_rss_mib} MiB")
+                f"SQL/req {res.sql_per_request} rss {res.peak_rss_mib} MiB stolen {res.steal}")
             if not res.server_alive:
                 notes.append(f"server exited with code {server.exit_code()} during {sc.name}; "
                              "later scenarios, ceilings and open-loop runs skipped")
@@ -462,7 +463,7 @@ def main() -> int:
         "partial": bool(args.only),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python3 bench/run.py " + shlex.join(sys.argv[1:]),
-        "machine": tools.machine_info(),
+        "machine": dict(tools.machine_info(), steal_over_run=steal.share()),
         "duration_s": args.duration, "warmup_s": args.warmup, "repeat": args.repeat,
         "connections": args.connections, "threads": args.threads,
         "rows": rows, "seed_seconds": round(seed_s, 1),

@@ -72,7 +72,7 @@ def ceiling_ratio(result: dict, ceilings: dict) -> str:
 def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
     head = ("| scenario | req/s | runs req/s | target req/s | met | p50 ms | p90 ms | p99 ms "
             "| p99.9 ms | non-2xx | socket errors | peak RSS MiB | CPU s / 1k req | SQL / req "
-            "| of ceiling |")
+            "| of ceiling | CPU stolen |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         load, target = r["load"], r["target_rps"]
@@ -97,16 +97,20 @@ def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
             f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f}"
             + "".join(f" ({n:g} per {kind} batch)" for kind, n in (r.get("per_batch") or {}).items())
             + " "
-            f"| {ceiling_ratio(r, ceilings)} |"
+            f"| {ceiling_ratio(r, ceilings)} | {_pct(r.get('steal'))} |"
         )
     return lines
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.0f} %"
 
 
 def open_loop_table(rows: list[dict]) -> list[str]:
     lines = ["| scenario | rate req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | non-2xx "
              "| errors | p99 target ms | met | `/health/live` at the same rate: p99 ms "
-             "| p99.9 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| p99.9 ms | CPU stolen |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         fw = row.get("framework") or {}
         lines.append(
@@ -115,7 +119,8 @@ def open_loop_table(rows: list[dict]) -> list[str]:
             f"| {_fmt(row['non_2xx'])} | {_fmt(row['errors'])} | {OPEN_LOOP_P99_TARGET_MS:g} "
             f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)}"
             f"{'' if row['achieved_rps'] >= 0.95 * row['rate'] else ' (rate not reached)'} "
-            f"| {_fmt(fw.get('p99_ms'), 2)} | {_fmt(fw.get('p999_ms'), 2)} |"
+            f"| {_fmt(fw.get('p99_ms'), 2)} | {_fmt(fw.get('p999_ms'), 2)} "
+            f"| {_pct(row.get('steal'))} |"
         )
     if any(row.get("framework") for row in rows):
         lines += ["", "The last two columns: oha sends `GET /health/live`, which does no work, "
@@ -220,7 +225,10 @@ def markdown(run: dict) -> str:
         f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"kernel {m['kernel']}"
         + (f", sched_autogroup_enabled={m['sched_autogroup']}" if m.get("sched_autogroup") else "")
-        + "; load generator, server and database share the cores",
+        + "; load generator, server and database share the cores"
+        + (f"; the hypervisor took {100 * m['steal_over_run']:.0f} % of the CPU time over the run "
+           "(\"CPU stolen\" below: during each measurement)"
+           if m.get("steal_over_run") is not None else ""),
         f"- Server: {run['server']['binary']} (commit {run['server']['commit']}), "
         f"DATABASE_POOL_MAX_SIZE={run['server']['pool_max_size']}, workers={run['server']['workers']}, RATE_LIMIT=off"
         + "".join(f", {k}={v}" for k, v in run["server"].get("env", {}).items())

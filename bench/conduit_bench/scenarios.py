@@ -12,6 +12,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from .server import STATEMENTS_METRIC, RssSampler, Server
+from .tools import StealMeter
 
 BATCH_METRIC = "conduit_db_batch_size"
 
@@ -92,6 +93,8 @@ class ScenarioResult:
     # Requests per run of shared database work during the run, by kind
     # (`conduit_db_batch_size`: article_create, tags).
     per_batch: dict[str, float] | None = None
+    # The share of CPU time stolen by the hypervisor during the measured run.
+    steal: float | None = None
 
 
 # --- wrk -----------------------------------------------------------------------
@@ -144,9 +147,11 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
                        password)
         warmup_non_2xx = warm.non_2xx + warm.socket_errors
     metrics0, cpu0 = server.metrics(), server.cpu_seconds()
+    steal = StealMeter()
     with RssSampler(server) as rss:
         load = run_wrk(server.base_url, scenario, duration_s, connections, threads,
                        data_dir, password)
+    stolen = steal.share()
     alive = server.alive()
     metrics1, cpu1 = (server.metrics(), server.cpu_seconds()) if alive else (metrics0, cpu0)
 
@@ -169,7 +174,7 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         # /metrics reads execute no SQL, so the delta is the scenario's alone.
         sql_per_request=round(delta(STATEMENTS_METRIC) / n, 2),
         server_alive=alive, warmup_non_2xx=warmup_non_2xx,
-        per_batch=per_batch or None,
+        per_batch=per_batch or None, steal=stolen,
     )
 
 
@@ -207,7 +212,9 @@ def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: fl
                                          data_dir, token),
                        capture_output=True, timeout=warmup_s + 60, check=True)
     cmd = open_loop_command(base_url, scenario, rate, duration_s, connections, data_dir, token)
+    steal = StealMeter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=True)
+    stolen = steal.share()
     data = json.loads(out.stdout)
     summary = data["summary"]
     pct = {k: v or 0.0 for k, v in data["latencyPercentiles"].items()}
@@ -222,6 +229,7 @@ def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: fl
         "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
         "errors": errors,  # includes requests still in flight at the deadline
         "error_kinds": data.get("errorDistribution", {}),
+        "steal": stolen,
     }
 
 

@@ -71,6 +71,32 @@ def machine_info() -> dict[str, object]:
     }
 
 
+class StealMeter:
+    """The share of the machine's CPU time the hypervisor gave to other
+    guests (`steal` in /proc/stat) between start and stop: on a shared VM the
+    cores a figure was measured on were not all there while it ran."""
+
+    def __init__(self) -> None:
+        self._start = _cpu_times()
+
+    def share(self) -> float | None:
+        now = _cpu_times()
+        if self._start is None or now is None:
+            return None
+        total = sum(now) - sum(self._start)
+        return round((now[7] - self._start[7]) / total, 3) if total > 0 else None
+
+
+def _cpu_times() -> list[int] | None:
+    """The aggregate `cpu` line of /proc/stat: user, nice, system, idle,
+    iowait, irq, softirq, steal (guest time is already inside user)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    return [int(v) for v in fields[1:9]] if fields[0] == "cpu" and len(fields) >= 9 else None
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text().strip()
