@@ -13,7 +13,7 @@ use crate::db::counters::{self, ArticleChange, Shard};
 use crate::db::dialect::{self, NewArticleRow};
 use crate::db::functions::lower;
 use crate::db::schema::{article_tags, articles, favorites, follows, users};
-use crate::db::{Db, DbConnection};
+use crate::db::{on_backend, Db, DbConnection};
 use crate::domain::ids::viewer_key;
 use crate::domain::{ArticleId, Slug, TagList, TagName, UserId, Username, Viewer};
 use crate::error::{AppError, AppResult};
@@ -198,7 +198,7 @@ pub fn feed(
     page: Page,
     viewer: UserId,
 ) -> AppResult<(Vec<ArticleView>, i64)> {
-    let counts: Vec<i64> = users::table
+    let counts: Vec<i64> = on_backend!(conn, |c| users::table
         .filter(
             users::id.eq_any(
                 follows::table
@@ -207,7 +207,7 @@ pub fn feed(
             ),
         )
         .select(users::articles_authored)
-        .load(conn)?;
+        .load(c))?;
     let total: i64 = counts.iter().sum();
     if page.offset >= total {
         return Ok((Vec::new(), total));
@@ -249,17 +249,25 @@ fn page_rows(
     let viewer = viewer_key(viewer);
     let joined = articles::table.inner_join(users::table);
     match filters {
-        [] => load_page_of!(joined, conn, page, viewer),
-        [Resolved::Tag(id)] => load_page_of!(joined.filter(has_tag(*id)), conn, page, viewer),
-        [Resolved::Author(id)] => {
-            load_page_of!(joined.filter(written_by(id.get())), conn, page, viewer)
-        }
-        [Resolved::Favorited(id)] => load_page_of!(
-            joined.filter(favorited_by_user(id.get())),
-            conn,
+        [] => on_backend!(conn, |c| load_page_of!(joined, c, page, viewer)),
+        [Resolved::Tag(id)] => on_backend!(conn, |c| load_page_of!(
+            joined.filter(has_tag(*id)),
+            c,
             page,
             viewer
-        ),
+        )),
+        [Resolved::Author(id)] => on_backend!(conn, |c| load_page_of!(
+            joined.filter(written_by(id.get())),
+            c,
+            page,
+            viewer
+        )),
+        [Resolved::Favorited(id)] => on_backend!(conn, |c| load_page_of!(
+            joined.filter(favorited_by_user(id.get())),
+            c,
+            page,
+            viewer
+        )),
         [Resolved::Feed(id)] => dialect::feed_page(conn, *id, page.limit, page.offset, |conn| {
             load_page_of!(joined.filter(in_feed_of(id.get())), conn, page, viewer)
         }),
@@ -286,7 +294,7 @@ pub fn find_view(
     viewer: Viewer,
 ) -> AppResult<Option<ArticleView>> {
     let viewer = viewer_key(viewer);
-    let row: Option<(ArticleRow, AuthorRow, bool, bool)> = articles::table
+    let row: Option<(ArticleRow, AuthorRow, bool, bool)> = on_backend!(conn, |c| articles::table
         .inner_join(users::table)
         .filter(articles::slug.eq(slug.as_str()))
         .select((
@@ -295,8 +303,8 @@ pub fn find_view(
             favorited_by(viewer),
             author_followed_by(viewer),
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     row.map(|(article, author, favorited, following)| {
         ArticleView::new(
             (article.summary, author, favorited, following),

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::model::CommentRow;
 use crate::db::schema::{articles, comments, follows, users};
-use crate::db::DbConnection;
+use crate::db::{on_backend, DbConnection};
 use crate::domain::ids::viewer_key;
 use crate::domain::{ArticleId, CommentId, Slug, UserId, Viewer};
 use crate::profiles::repo::AuthorRow;
@@ -26,7 +26,7 @@ pub fn list(
     article: ArticleId,
     viewer: Viewer,
 ) -> QueryResult<Vec<(CommentRow, AuthorRow, bool)>> {
-    comments::table
+    on_backend!(conn, |c| comments::table
         .inner_join(users::table)
         .filter(comments::article_id.eq(article.get()))
         .select((
@@ -39,7 +39,7 @@ pub fn list(
             ),
         ))
         .order((comments::created_at.asc(), comments::id.asc()))
-        .load(conn)
+        .load(c))
 }
 
 pub fn insert(

@@ -54,10 +54,10 @@ const SITE_PREFIX: &str = "articles/";
 
 /// Number of articles on the site: the sum of the site counter's shards.
 pub fn site_total(conn: &mut DbConnection) -> QueryResult<i64> {
-    let shards: Vec<i64> = counters::table
+    let shards: Vec<i64> = on_backend!(conn, |c| counters::table
         .filter(counters::name.like(format!("{SITE_PREFIX}%")))
         .select(counters::value)
-        .load(conn)?;
+        .load(c))?;
     Ok(shards.iter().sum())
 }
 

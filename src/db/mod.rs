@@ -2,6 +2,23 @@
 //! read/write sections, the counters that keep totals exact, constraint
 //! names, and (in `dialect`) everything that differs between the backends.
 
+/// Evaluates `$body` with `$c` bound to the concrete connection inside the
+/// `DbConnection` `$conn`, expanded once per backend so that each expansion
+/// is typed for its own. For the statements of the hot read paths: through
+/// the two-backend connection, Diesel writes a query's SQL again in every
+/// pass over it, on every execution (escaping each identifier into a new
+/// string), while a concrete connection writes it once, when it prepares
+/// the statement. The query and its result types are the same either way.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 mod batch;
 pub mod constraints;
 pub mod counters;

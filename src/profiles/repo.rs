@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::dto::Profile;
 use crate::db::functions::lower;
 use crate::db::schema::{follows, users};
-use crate::db::{dialect, DbConnection};
+use crate::db::{dialect, on_backend, DbConnection};
 use crate::domain::ids::viewer_key;
 use crate::domain::{UserId, Username, Viewer};
 use crate::timestamp;
@@ -39,7 +39,7 @@ pub fn find_with_following(
     username: &Username,
     viewer: Viewer,
 ) -> QueryResult<Option<(AuthorRow, bool)>> {
-    users::table
+    on_backend!(conn, |c| users::table
         .filter(lower(users::username).eq(username.key()))
         .select((
             AuthorRow::as_select(),
@@ -49,8 +49,8 @@ pub fn find_with_following(
                     .filter(follows::followee_id.eq(users::id)),
             ),
         ))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_username(

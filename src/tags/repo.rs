@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::{tag_counts, tags};
-use crate::db::{dialect, DbConnection, Fixed, FixedSql};
+use crate::db::{dialect, on_backend, DbConnection, Fixed, FixedSql};
 use crate::domain::{TagList, TagName};
 
 /// Every tag's total over its shards, for tags in use.
@@ -20,7 +20,7 @@ impl FixedSql for TagTotals {
 /// Tags used by at least one article, most used first, then by name. The
 /// shards are summed by the database, so one row per tag comes back.
 pub fn in_use(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-    let mut totals: Vec<(String, i64)> = Fixed::<TagTotals>::new().load(conn)?;
+    let mut totals: Vec<(String, i64)> = on_backend!(conn, |c| Fixed::<TagTotals>::new().load(c))?;
     // Sorted here, by bytes: the same order on both backends' collations.
     totals.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(totals.into_iter().map(|(name, _)| name).collect())
@@ -29,11 +29,11 @@ pub fn in_use(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
 /// A tag's id and the number of articles carrying it; `None` if no such tag.
 pub fn find_with_count(conn: &mut DbConnection, name: &TagName) -> QueryResult<Option<(i64, i64)>> {
     // No count rows: a tag never used (or whose shards were never written).
-    let shards: Vec<(i64, Option<i64>)> = tags::table
+    let shards: Vec<(i64, Option<i64>)> = on_backend!(conn, |c| tags::table
         .left_join(tag_counts::table)
         .filter(tags::name.eq(name.as_str()))
         .select((tags::id, tag_counts::articles_count.nullable()))
-        .load(conn)?;
+        .load(c))?;
     let Some(&(id, _)) = shards.first() else {
         return Ok(None);
     };

@@ -6,23 +6,23 @@ use diesel::prelude::*;
 use super::model::{NewUserRow, UserChanges, UserRow};
 use crate::db::functions::lower;
 use crate::db::schema::users;
-use crate::db::DbConnection;
+use crate::db::{on_backend, DbConnection};
 use crate::domain::{Email, UserId, Username};
 
 pub fn find_by_id(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<UserRow>> {
-    users::table
+    on_backend!(conn, |c| users::table
         .find(id.get())
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> QueryResult<Option<UserRow>> {
-    users::table
+    on_backend!(conn, |c| users::table
         .filter(lower(users::email).eq(email.as_str()))
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Which of `username` / `email` another user (not `except`) already holds,
