@@ -125,7 +125,12 @@ impl JwtKeys {
     /// leeway as the full check.
     fn verify_at(&self, token: &str, now: u64) -> Option<TokenClaims> {
         let unexpired = |v: &Verified| now <= v.exp.saturating_add(self.validation.leeway);
-        let remembered = self.verified.lock().ok()?.get(token).cloned();
+        // A poisoned memo is skipped, not trusted: the full check decides.
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|verified| verified.get(token).cloned());
         if let Some(v) = remembered {
             return unexpired(&v).then_some(v.claims);
         }
