@@ -246,15 +246,15 @@ SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.c
     return path
 
 
-# The server's two feed statements: the followed authors' counters, then
-# feed_page_pg!("20") of src/db/dialect.rs (the depth of a first page of 20
-# written in, the page's limit and offset bound, as the server sends them).
+# The server's feed statement: feed_page_pg!("20") of src/db/dialect.rs (the
+# depth of a first page of 20 written in, the page's limit and offset bound,
+# as the server sends them), which also carries the feed's total
+# (feed_total_pg!), so a page with rows is one statement.
 FEED_SQL = """\
 \\set u random(1, {users})
 \\set l 20
 \\set o 0
-SELECT articles_authored FROM users WHERE id IN (SELECT followee_id FROM follows WHERE follower_id = :u);
-SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = :u AND fa.article_id = a.id), true FROM (SELECT newest.id, newest.created_at FROM follows f CROSS JOIN LATERAL (SELECT a.id, a.created_at FROM articles a WHERE a.author_id = f.followee_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20) newest WHERE f.follower_id = :u ORDER BY newest.created_at DESC, newest.id DESC LIMIT :l OFFSET :o) page JOIN articles a ON a.id = page.id JOIN users u ON u.id = a.author_id ORDER BY page.created_at DESC, page.id DESC;
+SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = :u AND fa.article_id = a.id), true, (SELECT CAST(COALESCE(SUM(fu.articles_authored), 0) AS BIGINT) FROM follows ff JOIN users fu ON fu.id = ff.followee_id WHERE ff.follower_id = :u) FROM (SELECT newest.id, newest.created_at FROM follows f CROSS JOIN LATERAL (SELECT a.id, a.created_at FROM articles a WHERE a.author_id = f.followee_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20) newest WHERE f.follower_id = :u ORDER BY newest.created_at DESC, newest.id DESC LIMIT :l OFFSET :o) page JOIN articles a ON a.id = page.id JOIN users u ON u.id = a.author_id ORDER BY page.created_at DESC, page.id DESC;
 """
 
 TAGS_SQL = """\

@@ -192,12 +192,37 @@ pub fn list(
     Ok((items, total))
 }
 
-/// Articles by authors `viewer` follows, newest first.
+/// Articles by authors `viewer` follows, newest first. On PostgreSQL a page
+/// with rows is one statement that also carries the total; a page past the
+/// end (or SQLite) reads the total from the followed authors' counters.
 pub fn feed(
     conn: &mut DbConnection,
     page: Page,
     viewer: UserId,
 ) -> AppResult<(Vec<ArticleView>, i64)> {
+    if let Some(rows) = dialect::feed_page::<FeedRow>(conn, viewer, page.limit, page.offset) {
+        let rows = rows?;
+        let Some(&(.., total)) = rows.first() else {
+            return Ok((Vec::new(), feed_total(conn, viewer)?));
+        };
+        let items = rows
+            .into_iter()
+            .map(|(summary, author, favorited, following, _)| {
+                ArticleView::new((summary, author, favorited, following), None)
+            })
+            .collect::<AppResult<_>>()?;
+        return Ok((items, total));
+    }
+    let total = feed_total(conn, viewer)?;
+    if page.offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let items = load_page(conn, &[Resolved::Feed(viewer)], page, Some(viewer))?;
+    Ok((items, total))
+}
+
+/// The number of articles in `viewer`'s feed: the followed authors' counters.
+fn feed_total(conn: &mut DbConnection, viewer: UserId) -> AppResult<i64> {
     let counts: Vec<i64> = on_backend!(conn, |c| users::table
         .filter(
             users::id.eq_any(
@@ -208,13 +233,11 @@ pub fn feed(
         )
         .select(users::articles_authored)
         .load(c))?;
-    let total: i64 = counts.iter().sum();
-    if page.offset >= total {
-        return Ok((Vec::new(), total));
-    }
-    let items = load_page(conn, &[Resolved::Feed(viewer)], page, Some(viewer))?;
-    Ok((items, total))
+    Ok(counts.iter().sum())
 }
+
+/// A row of PostgreSQL's feed page: a page row and the feed's total.
+type FeedRow = (ArticleSummaryRow, AuthorRow, bool, bool, i64);
 
 /// One row of a page: the article, its author, and the viewer's flags.
 type PageRow = (ArticleSummaryRow, AuthorRow, bool, bool);
@@ -268,9 +291,13 @@ fn page_rows(
             page,
             viewer
         )),
-        [Resolved::Feed(id)] => dialect::feed_page(conn, *id, page.limit, page.offset, |conn| {
-            load_page_of!(joined.filter(in_feed_of(id.get())), conn, page, viewer)
-        }),
+        // PostgreSQL's feed pages come from `dialect::feed_page` (see `feed`).
+        [Resolved::Feed(id)] => on_backend!(conn, |c| load_page_of!(
+            joined.filter(in_feed_of(id.get())),
+            c,
+            page,
+            viewer
+        )),
         _ => load_page_of!(filtered(filters), conn, page, viewer),
     }
 }

@@ -466,7 +466,8 @@ fn push_with_binds<'b>(
 }
 
 /// A page of the feed, newest first: the article summary (the columns of
-/// `ArticleSummaryRow`), its author (`AuthorRow`), favorited, following.
+/// `ArticleSummaryRow`), its author (`AuthorRow`), favorited, following,
+/// and the feed's total (the same in every row).
 pub type FeedRowSql = (
     (
         BigInt,
@@ -482,7 +483,19 @@ pub type FeedRowSql = (
     (BigInt, Text, Nullable<Text>, Nullable<Text>),
     Bool,
     Bool,
+    BigInt,
 );
+
+/// The number of articles in `$1`'s feed: the followed authors' counters.
+/// A column of the feed's page statement, so a page that has rows costs one
+/// round trip, its total read in the same snapshot as its rows.
+macro_rules! feed_total_pg {
+    () => {
+        "(SELECT CAST(COALESCE(SUM(fu.articles_authored), 0) AS BIGINT) \
+           FROM follows ff JOIN users fu ON fu.id = ff.followee_id \
+          WHERE ff.follower_id = $1)"
+    };
+}
 
 /// The feed's page on PostgreSQL: of each followed author at most `depth`
 /// (>= offset + limit) newest articles, read from the `(author_id,
@@ -502,7 +515,9 @@ macro_rules! feed_page_pg {
                     a.created_at, a.updated_at, a.tag_list, \
                     u.id, u.username, u.bio, u.image, \
                     EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = $1 AND fa.article_id = a.id), \
-                    true \
+                    true, ",
+            feed_total_pg!(),
+            " \
              FROM ( \
                  SELECT newest.id, newest.created_at \
                  FROM follows f \
@@ -576,11 +591,11 @@ impl<const DEPTH: i64> QueryFragment<Pg> for FeedPagePg<DEPTH> {
     }
 }
 
-/// `limit` articles of `follower`'s feed from `offset`, newest first, as
-/// rows of `FeedRowSql`. PostgreSQL runs `FEED_PAGE_PG`, whose cost is
-/// bounded by followed authors × (offset + limit) index entries. The
-/// portable `author_id IN (followed)` query (`portable`, what SQLite runs)
-/// gets one of two plans there, each unbounded: under a prepared
+/// PostgreSQL's feed page: `limit` articles of `follower`'s feed from
+/// `offset`, newest first, as rows of `FeedRowSql`, or `None` on another
+/// backend. Its cost is bounded by followed authors × (offset + limit)
+/// index entries. The portable `author_id IN (followed)` query (what SQLite
+/// runs) gets one of two plans here, each unbounded: under a prepared
 /// statement's generic plan it reads every article of every followed author
 /// and sorts them (12 ms instead of 1 ms with ~1,000 articles per author,
 /// EXPLAIN ANALYZE in bench/README.md); the other plan walks the date index
@@ -591,13 +606,12 @@ pub fn feed_page<T>(
     follower: UserId,
     limit: i64,
     offset: i64,
-    portable: impl FnOnce(&mut DbConnection) -> QueryResult<Vec<T>>,
-) -> QueryResult<Vec<T>>
+) -> Option<QueryResult<Vec<T>>>
 where
     T: FromSqlRow<FeedRowSql, Pg> + 'static,
 {
     let DbConnection::Pg(pg) = conn else {
-        return portable(conn);
+        return None;
     };
     let needed = offset.saturating_add(limit);
     let depth = FEED_DEPTHS
@@ -615,7 +629,7 @@ where
             .load(pg)
         };
     }
-    match depth {
+    Some(match depth {
         20 => at!(20),
         50 => at!(50),
         100 => at!(100),
@@ -623,7 +637,7 @@ where
         500 => at!(500),
         1000 => at!(1000),
         _ => at!(0),
-    }
+    })
 }
 
 /// The SQLite create: each step a statement, the counters through the shared

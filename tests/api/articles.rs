@@ -554,6 +554,37 @@ async fn a_page_costs_the_same_number_of_queries_whatever_its_size() {
     }
 }
 
+/// On PostgreSQL a feed page that has rows carries its total, so it is one
+/// statement; a page past the end (nothing to carry it) reads the total on
+/// its own. SQLite counts first and skips the page past the end.
+#[actix_rt::test]
+async fn a_feed_page_with_rows_is_one_statement_on_postgres() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let writer = app.register("writer").await;
+    app.follow(&reader, "writer").await;
+    for i in 0..3 {
+        app.create_article_slug(&writer, &format!("Post {i}"), &[])
+            .await;
+    }
+    let mut costs = Vec::new();
+    for path in [
+        "/api/articles/feed?limit=2",
+        "/api/articles/feed?limit=2&offset=2",
+        "/api/articles/feed?limit=2&offset=3",
+    ] {
+        let before = app.pool.metrics().statements();
+        let r = app.get(path, Some(&reader)).await.expect(200);
+        assert_eq!(r.body["articlesCount"], 3, "{path}");
+        costs.push(app.pool.metrics().statements() - before);
+    }
+    let expected = match app.pool.backend() {
+        conduit::db::Backend::Postgres => [1, 1, 2],
+        conduit::db::Backend::Sqlite => [2, 2, 1],
+    };
+    assert_eq!(costs, expected);
+}
+
 #[actix_rt::test]
 async fn concurrent_creates_and_deletes_sharing_tags_all_succeed() {
     let app = spawn_app().await;
