@@ -236,12 +236,12 @@ def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: fl
 # --- ceilings ---------------------------------------------------------------------
 
 def list_sql_script(path: Path) -> Path:
-    """pgbench script: the two statements one anonymous list request runs (the
-    site total from its counter shards, then the page joined to authors; tag
-    names are on the article row)."""
+    """pgbench script: the one statement an anonymous list request runs on
+    PostgreSQL, LIST_PAGE_PG of src/db/dialect.rs (the page joined to
+    authors, tag names on the article row, the viewer's flags for viewer 0,
+    and the site's total from its counter shards as a column)."""
     path.write_text("""\
-SELECT value FROM counters WHERE name LIKE 'articles/%';
-SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, false, false FROM articles a JOIN users u ON u.id = a.author_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20 OFFSET 0;
+SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = 0 AND fa.article_id = a.id), EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = 0 AND fo.followee_id = a.author_id), (SELECT CAST(COALESCE(SUM(c.value), 0) AS BIGINT) FROM counters c WHERE c.name LIKE 'articles/%') FROM articles a JOIN users u ON u.id = a.author_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20 OFFSET 0;
 """)
     return path
 

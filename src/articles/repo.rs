@@ -169,7 +169,10 @@ fn resolve(
 }
 
 /// Global list (optionally filtered), newest first. Returns the page and the
-/// total number of matches.
+/// total number of matches. On PostgreSQL an unfiltered page with rows is
+/// one statement that also carries the site's total; otherwise the total
+/// (a counter, or a count for combined filters) is read first, and a page
+/// past it is not queried.
 pub fn list(
     conn: &mut DbConnection,
     filter: &ListFilter,
@@ -179,6 +182,16 @@ pub fn list(
     let Some((filters, counted)) = resolve(conn, filter)? else {
         return Ok((Vec::new(), 0));
     };
+    if filters.is_empty() {
+        let viewer = viewer_key(viewer);
+        if let Some(rows) = dialect::list_page::<CountedRow>(conn, viewer, page.limit, page.offset)
+        {
+            return match counted_views(rows?)? {
+                (items, Some(total)) => Ok((items, total)),
+                (_, None) => Ok((Vec::new(), counters::site_total(conn)?)),
+            };
+        }
+    }
     let total = match counted {
         Some(n) => n,
         None if filters.is_empty() => counters::site_total(conn)?,
@@ -200,18 +213,11 @@ pub fn feed(
     page: Page,
     viewer: UserId,
 ) -> AppResult<(Vec<ArticleView>, i64)> {
-    if let Some(rows) = dialect::feed_page::<FeedRow>(conn, viewer, page.limit, page.offset) {
-        let rows = rows?;
-        let Some(&(.., total)) = rows.first() else {
-            return Ok((Vec::new(), feed_total(conn, viewer)?));
+    if let Some(rows) = dialect::feed_page::<CountedRow>(conn, viewer, page.limit, page.offset) {
+        return match counted_views(rows?)? {
+            (items, Some(total)) => Ok((items, total)),
+            (_, None) => Ok((Vec::new(), feed_total(conn, viewer)?)),
         };
-        let items = rows
-            .into_iter()
-            .map(|(summary, author, favorited, following, _)| {
-                ArticleView::new((summary, author, favorited, following), None)
-            })
-            .collect::<AppResult<_>>()?;
-        return Ok((items, total));
     }
     let total = feed_total(conn, viewer)?;
     if page.offset >= total {
@@ -236,8 +242,22 @@ fn feed_total(conn: &mut DbConnection, viewer: UserId) -> AppResult<i64> {
     Ok(counts.iter().sum())
 }
 
-/// A row of PostgreSQL's feed page: a page row and the feed's total.
-type FeedRow = (ArticleSummaryRow, AuthorRow, bool, bool, i64);
+/// A row of a PostgreSQL page that carries its total (`dialect::feed_page`,
+/// `dialect::list_page`): a page row and the total.
+type CountedRow = (ArticleSummaryRow, AuthorRow, bool, bool, i64);
+
+/// The views of a counted page and its total, `None` for a page without
+/// rows (past the end), which does not carry it.
+fn counted_views(rows: Vec<CountedRow>) -> AppResult<(Vec<ArticleView>, Option<i64>)> {
+    let total = rows.first().map(|&(.., total)| total);
+    let items = rows
+        .into_iter()
+        .map(|(summary, author, favorited, following, _)| {
+            ArticleView::new((summary, author, favorited, following), None)
+        })
+        .collect::<AppResult<_>>()?;
+    Ok((items, total))
+}
 
 /// One row of a page: the article, its author, and the viewer's flags.
 type PageRow = (ArticleSummaryRow, AuthorRow, bool, bool);
@@ -272,6 +292,7 @@ fn page_rows(
     let viewer = viewer_key(viewer);
     let joined = articles::table.inner_join(users::table);
     match filters {
+        // PostgreSQL's unfiltered pages come from `dialect::list_page` (see `list`).
         [] => on_backend!(conn, |c| load_page_of!(joined, c, page, viewer)),
         [Resolved::Tag(id)] => on_backend!(conn, |c| load_page_of!(
             joined.filter(has_tag(*id)),

@@ -50,7 +50,7 @@ impl Shard {
     }
 }
 
-const SITE_PREFIX: &str = "articles/";
+pub(crate) const SITE_PREFIX: &str = "articles/";
 
 /// Number of articles on the site: the sum of the site counter's shards.
 pub fn site_total(conn: &mut DbConnection) -> QueryResult<i64> {

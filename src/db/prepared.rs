@@ -4,6 +4,14 @@
 //! (an article create went from 1,822 to 3,454 req/s once its statement was
 //! prepared, bench/). Each statement is its own type, which is what Diesel's
 //! statement cache is keyed by.
+//!
+//! A prepared statement is planned once only if its generic plan costs no
+//! more than one planned for the values. With a bound `LIMIT $n OFFSET $m`
+//! on a statement that reads many rows, PostgreSQL's generic plan assumes
+//! a tenth of them are wanted, so it is planned again on every execution
+//! (`pg_prepared_statements.custom_plans`); the unfiltered list's first
+//! pages therefore have theirs written in (`dialect::list_page`). A lookup
+//! by a unique key is unaffected: one row is expected either way.
 
 use std::marker::PhantomData;
 

@@ -586,6 +586,42 @@ async fn a_feed_page_with_rows_is_one_statement_on_postgres() {
 }
 
 #[actix_rt::test]
+async fn an_unfiltered_list_page_with_rows_is_one_statement_on_postgres() {
+    let app = spawn_app().await;
+    let writer = app.register("writer").await;
+    for i in 0..3 {
+        app.create_article_slug(&writer, &format!("Post {i}"), &[])
+            .await;
+    }
+    let reader = app.register("reader").await;
+    // Signed in, the token's check is remembered after its first use.
+    app.get("/api/user", Some(&reader)).await.expect(200);
+    for token in [None, Some(reader.as_str())] {
+        let mut costs = Vec::new();
+        // The first pages of 10 and 20 are statements of their own on
+        // PostgreSQL (`dialect::list_page`), other pages bind theirs.
+        for (path, rows) in [
+            ("/api/articles", 3),
+            ("/api/articles?limit=10", 3),
+            ("/api/articles?limit=2", 2),
+            ("/api/articles?limit=2&offset=2", 1),
+            ("/api/articles?limit=2&offset=3", 0),
+        ] {
+            let before = app.pool.metrics().statements();
+            let r = app.get(path, token).await.expect(200);
+            assert_eq!(r.body["articlesCount"], 3, "{path}");
+            assert_eq!(r.body["articles"].as_array().unwrap().len(), rows, "{path}");
+            costs.push(app.pool.metrics().statements() - before);
+        }
+        let expected = match app.pool.backend() {
+            conduit::db::Backend::Postgres => [1, 1, 1, 1, 2],
+            conduit::db::Backend::Sqlite => [2, 2, 2, 2, 1],
+        };
+        assert_eq!(costs, expected, "signed in: {}", token.is_some());
+    }
+}
+
+#[actix_rt::test]
 async fn concurrent_creates_and_deletes_sharing_tags_all_succeed() {
     let app = spawn_app().await;
     let token = app.register("jake").await;
