@@ -17,8 +17,10 @@
 //!   before it). Random tokens never repeat,
 //!   so a Redis restart that loses the keys cannot revive an old copy.
 //! - Redis unreachable: `current` returns `None` and callers bypass their
-//!   caches (correct, slower). A write whose new generation could not be
-//!   published is remembered and published first, before any cached copy is
+//!   caches (correct, slower). A write's own publication is tried even
+//!   then, so that instances which reach Redis again learn of it at once
+//!   rather than when this one next tries Redis. A write whose new
+//!   generation could not be published is remembered and published first, before any cached copy is
 //!   trusted again, and retried in the background so other instances learn
 //!   of it as soon as Redis answers.
 
@@ -27,6 +29,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use ::redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
 use super::redis::{RedisFailure, RedisStore};
@@ -61,6 +64,16 @@ enum Inner {
         credentials: AtomicU64,
     },
     Shared(Arc<Shared>),
+}
+
+/// Whether a publication is tried while Redis is considered down.
+#[derive(Clone, Copy)]
+enum Attempt {
+    /// A write's own: the instances that reach Redis must learn of it now.
+    EvenIfDown,
+    /// A retry (before a read, in the background): skipped until Redis is
+    /// tried again, so an outage does not cost every request a timeout.
+    UnlessDown,
 }
 
 const DATA: usize = 0;
@@ -147,7 +160,7 @@ impl Generations {
                 if changes.credentials {
                     shared.pending[CREDENTIALS].store(true, Ordering::Release);
                 }
-                if Shared::publish(shared).await.is_err() {
+                if Shared::publish(shared, Attempt::EvenIfDown).await.is_err() {
                     Shared::publish_in_background(shared);
                 }
             }
@@ -215,7 +228,7 @@ impl Shared {
     }
 
     async fn fetch(&self) -> Option<Stamp> {
-        if self.has_pending() && self.publish().await.is_err() {
+        if self.has_pending() && self.publish(Attempt::UnlessDown).await.is_err() {
             return None;
         }
         let keys = &self.keys;
@@ -272,7 +285,7 @@ impl Shared {
     }
 
     /// Sets new tokens for the scopes with unpublished changes.
-    async fn publish(&self) -> Result<(), RedisFailure> {
+    async fn publish(&self, attempt: Attempt) -> Result<(), RedisFailure> {
         let scopes: Vec<usize> = (0..2)
             .filter(|&s| self.pending[s].swap(false, Ordering::AcqRel))
             .collect();
@@ -284,12 +297,12 @@ impl Shared {
             pipe.cmd("SET").arg(&self.keys[s]).arg(new_token()).ignore();
         }
         let pipe = &pipe;
-        let result = self
-            .redis
-            .call("generation_bump", |mut conn| async move {
-                pipe.query_async::<()>(&mut conn).await
-            })
-            .await;
+        let bump =
+            |mut conn: ConnectionManager| async move { pipe.query_async::<()>(&mut conn).await };
+        let result = match attempt {
+            Attempt::UnlessDown => self.redis.call("generation_bump", bump).await,
+            Attempt::EvenIfDown => self.redis.call_even_if_down("generation_bump", bump).await,
+        };
         if result.is_err() {
             for &s in &scopes {
                 self.pending[s].store(true, Ordering::Release);
@@ -309,7 +322,7 @@ impl Shared {
             let pause = std::time::Duration::from_millis(100);
             while this.has_pending() {
                 actix_rt::time::sleep(pause).await;
-                if this.publish().await.is_ok() {
+                if this.publish(Attempt::UnlessDown).await.is_ok() {
                     log::info!("published the writes made while Redis was unreachable");
                 }
             }

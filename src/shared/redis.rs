@@ -179,6 +179,22 @@ impl RedisStore {
             self.metrics.errors.with_label_values(&[op]).inc();
             return Err(RedisFailure::Skipped);
         }
+        self.call_even_if_down(op, call).await
+    }
+
+    /// `call`, made even while Redis is considered down: for a write's
+    /// publication, which other instances rely on. Skipping it would let
+    /// them trust a copy the write made stale for as long as this instance
+    /// waits to retry, though Redis may be back already.
+    pub async fn call_even_if_down<T, F, Fut>(
+        &self,
+        op: &'static str,
+        call: F,
+    ) -> Result<T, RedisFailure>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         let conn = match self.connection() {
             Ok(conn) => conn,
             Err(e) => return Err(RedisFailure::Redis(e)),
