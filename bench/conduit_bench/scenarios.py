@@ -237,7 +237,7 @@ def run_open_loop(base_url: str, scenario: Scenario, rate: float, duration_s: fl
 
 def list_sql_script(path: Path) -> Path:
     """pgbench script: the one statement an anonymous list request runs on
-    PostgreSQL, LIST_PAGE_PG of src/db/dialect.rs (the page joined to
+    PostgreSQL, `ListPagePg::<20>::SQL` (list_page_pg!) of src/db/dialect.rs (the page joined to
     authors, tag names on the article row, the viewer's flags for viewer 0,
     and the site's total from its counter shards as a column)."""
     path.write_text("""\

@@ -2,7 +2,8 @@
 //! constant number of statements whatever its size: filters resolved first
 //! (which also yields the total from a maintained counter), then one page
 //! query joined to authors with the viewer's favorite/follow flags (tag names
-//! are stored on the article row).
+//! are stored on the article row). On PostgreSQL the unfiltered list's and
+//! the feed's pages carry their total themselves: one statement.
 
 use diesel::dsl::{count_star, exists};
 use diesel::prelude::*;
@@ -169,10 +170,10 @@ fn resolve(
 }
 
 /// Global list (optionally filtered), newest first. Returns the page and the
-/// total number of matches. On PostgreSQL an unfiltered page with rows is
-/// one statement that also carries the site's total; otherwise the total
-/// (a counter, or a count for combined filters) is read first, and a page
-/// past it is not queried.
+/// total number of matches. On PostgreSQL an unfiltered page is one
+/// statement that also carries the site's total, and a page past the end
+/// reads the total afterwards; filtered lists (and SQLite) read the total
+/// first (a counter, or a count for combined filters) and skip a page past it.
 pub fn list(
     conn: &mut DbConnection,
     filter: &ListFilter,

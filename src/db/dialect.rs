@@ -668,8 +668,12 @@ macro_rules! site_total_pg {
 /// costs more than a plan for 20 rows, and so every execution is planned
 /// afresh (`pg_prepared_statements.custom_plans`); written in, the generic
 /// plan is the same plan and is kept after five executions.
+///
+/// A bound page starts only if its offset is below the site's total (a
+/// one-time filter): a page past the end then reads no rows, as it did when
+/// the total was read first, instead of walking the whole index to skip them.
 macro_rules! list_page_pg {
-    ($limits:literal) => {
+    ($gate:expr, $limits:literal) => {
         concat!(
             "SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, \
                     a.created_at, a.updated_at, a.tag_list, \
@@ -677,9 +681,9 @@ macro_rules! list_page_pg {
                     EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = $1 AND fa.article_id = a.id), \
                     EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $1 AND fo.followee_id = a.author_id), ",
             site_total_pg!(),
-            " FROM articles a JOIN users u ON u.id = a.author_id \
-              ORDER BY a.created_at DESC, a.id DESC \
-              LIMIT ",
+            " FROM articles a JOIN users u ON u.id = a.author_id",
+            $gate,
+            " ORDER BY a.created_at DESC, a.id DESC LIMIT ",
             $limits
         )
     };
@@ -695,9 +699,9 @@ struct ListPagePg<const FIRST: i64> {
 
 impl<const FIRST: i64> ListPagePg<FIRST> {
     const SQL: &'static str = match FIRST {
-        10 => list_page_pg!("10 OFFSET 0"),
-        20 => list_page_pg!("20 OFFSET 0"),
-        _ => list_page_pg!("$2 OFFSET $3"),
+        10 => list_page_pg!("", "10 OFFSET 0"),
+        20 => list_page_pg!("", "20 OFFSET 0"),
+        _ => list_page_pg!(concat!(" WHERE $3 < ", site_total_pg!()), "$2 OFFSET $3"),
     };
 }
 

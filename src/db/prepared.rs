@@ -5,13 +5,15 @@
 //! prepared, bench/). Each statement is its own type, which is what Diesel's
 //! statement cache is keyed by.
 //!
-//! A prepared statement is planned once only if its generic plan costs no
-//! more than one planned for the values. With a bound `LIMIT $n OFFSET $m`
-//! on a statement that reads many rows, PostgreSQL's generic plan assumes
-//! a tenth of them are wanted, so it is planned again on every execution
-//! (`pg_prepared_statements.custom_plans`); the unfiltered list's first
-//! pages therefore have theirs written in (`dialect::list_page`). A lookup
-//! by a unique key is unaffected: one row is expected either way.
+//! After five executions PostgreSQL keeps a prepared statement's generic
+//! plan only if it is estimated to cost less than the plans made for the
+//! values (planning included). With a bound `LIMIT $n OFFSET $m` on a
+//! statement that reads many rows, the generic plan assumes a tenth of them
+//! are wanted, and such a statement can be planned again on every execution
+//! (`pg_prepared_statements.custom_plans`; the unfiltered list page was).
+//! The list's first pages therefore have theirs written in
+//! (`dialect::list_page`). A lookup by a unique key is unaffected (one row
+//! is expected either way), and so is the feed, whose inner limit is written.
 
 use std::marker::PhantomData;
 

@@ -589,11 +589,13 @@ async fn a_feed_page_with_rows_is_one_statement_on_postgres() {
 async fn an_unfiltered_list_page_with_rows_is_one_statement_on_postgres() {
     let app = spawn_app().await;
     let writer = app.register("writer").await;
-    for i in 0..3 {
-        app.create_article_slug(&writer, &format!("Post {i}"), &[])
-            .await;
-    }
+    let other = app.register("other").await;
+    app.create_article_slug(&writer, "Post 0", &[]).await;
+    let liked = app.create_article_slug(&writer, "Post 1", &[]).await;
+    app.create_article_slug(&other, "Post 2", &[]).await;
     let reader = app.register("reader").await;
+    app.follow(&reader, "writer").await;
+    app.favorite(&reader, &liked).await;
     // Signed in, the token's check is remembered after its first use.
     app.get("/api/user", Some(&reader)).await.expect(200);
     for token in [None, Some(reader.as_str())] {
@@ -610,8 +612,17 @@ async fn an_unfiltered_list_page_with_rows_is_one_statement_on_postgres() {
             let before = app.pool.metrics().statements();
             let r = app.get(path, token).await.expect(200);
             assert_eq!(r.body["articlesCount"], 3, "{path}");
-            assert_eq!(r.body["articles"].as_array().unwrap().len(), rows, "{path}");
             costs.push(app.pool.metrics().statements() - before);
+            let articles = r.body["articles"].as_array().unwrap();
+            assert_eq!(articles.len(), rows, "{path}");
+            // The viewer's flags, true and false on the same page.
+            for a in articles {
+                let signed_in = token.is_some();
+                let favorited = signed_in && a["slug"] == liked.as_str();
+                let following = signed_in && a["author"]["username"] == "writer";
+                assert_eq!(a["favorited"], favorited, "{path} {}", a["slug"]);
+                assert_eq!(a["author"]["following"], following, "{path} {}", a["slug"]);
+            }
         }
         let expected = match app.pool.backend() {
             conduit::db::Backend::Postgres => [1, 1, 1, 1, 2],
