@@ -245,7 +245,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-response-cache", action="store_true",
                    help="run the server with its in-memory response cache off (every request "
                         "reaches the database); results go to DB-SIZE-nocache.*")
-    return p.parse_args()
+    p.add_argument("--growth", action="store_true",
+                   help="after a small run: seed the large dataset (100,000 users, 1,000,000 "
+                        "articles) and run the read scenarios on it; p50 against this run's "
+                        "(target <= 1.5x), counters checked, in the same report")
+    args = p.parse_args()
+    if args.growth and args.size != "small":
+        p.error("--growth compares against a small run: use it with --size small")
+    return args
 
 
 def log(msg: str) -> None:
@@ -273,6 +280,75 @@ def shared_password_hash(args: argparse.Namespace, config: ServerConfig) -> str:
     finally:
         server.stop()
     return seed.password_hash(args.db, config.database_url, "benchseed")
+
+
+def seed_fresh(args: argparse.Namespace, config: ServerConfig,
+               size: seed.Size) -> tuple[str, float, dict]:
+    """Registers the user whose hash every seeded user shares (the server runs
+    the migrations), seeds `size` and checks every counter column: the
+    password hash, the seconds seeding took and the row counts."""
+    pw_hash = shared_password_hash(args, config)
+    log(f"seeding {size.users:,} users, {size.articles:,} articles")
+    t0 = time.monotonic()
+    if args.db == "postgres":
+        seed.seed_postgres(config.database_url, size, args.seed, pw_hash)
+    else:
+        seed.seed_sqlite(config.database_url, size, args.seed, pw_hash)
+    seed_s = time.monotonic() - t0
+    rows = seed.table_counts(args.db, config.database_url)
+    mismatches = seed.counter_mismatches(args.db, config.database_url)
+    log(f"seeded in {seed_s:.1f}s: {rows}; counter mismatches {mismatches}")
+    if any(mismatches.values()):
+        raise RuntimeError(f"inconsistent counters after seeding: {mismatches}")
+    return pw_hash, seed_s, rows
+
+
+# Read scenarios whose p50 the growth phase compares (the issue's list, feed,
+# article and tags; the target, 1.5x, is in the report).
+GROWTH_SCENARIOS = ("list_anon", "list_auth", "feed", "article", "tags")
+
+
+def measure_growth(args: argparse.Namespace, binary: Path, by_name: dict) -> dict:
+    """The read scenarios again on the large dataset, same server settings,
+    against the small run's medians: p50 ratios, counters exact after."""
+    large = seed.SIZES["large"]
+    log(f"growth: fresh {args.db} database")
+    database_url = fresh_database(args.db, "large")
+    config = server_config(args, binary, database_url)
+    config.log_path = WORK / f"server-{args.db}-growth.log"
+    config.log_path.unlink(missing_ok=True)
+    pw_hash, seed_s, rows = seed_fresh(args, config, large)
+    data_dir = WORK / "data-large"
+    seed.write_rotation_lists(data_dir, large, args.seed, JWT_SECRET, pw_hash)
+    scenarios = [s for s in SCENARIOS if s.name in GROWTH_SCENARIOS and s.name in by_name]
+    server = Server(config)
+    server.start()
+    results = []
+    try:
+        smoke_test(server, scenarios, data_dir)
+        for sc in scenarios:
+            log(f"growth: {sc.name}")
+            runs = [measure(server, sc, args.duration, args.warmup if i == 0 else 0,
+                            args.connections, args.threads, data_dir, seed.PASSWORD)
+                    for i in range(args.repeat)]
+            res = median_by(runs, lambda r: r.load.rps)
+            small = by_name[sc.name]["load"]
+            ratio = res.load.p50_ms / small["p50_ms"] if small["p50_ms"] else None
+            results.append({
+                "name": sc.name, "rps": res.load.rps, "p50_ms": res.load.p50_ms,
+                "p99_ms": res.load.p99_ms, "non_2xx": res.load.non_2xx,
+                "socket_errors": res.load.socket_errors, "runs_rps": [r.load.rps for r in runs],
+                "small_rps": small["rps"], "small_p50_ms": small["p50_ms"],
+                "p50_ratio": round(ratio, 2) if ratio else None,
+                "peak_rss_mib": max(r.peak_rss_mib for r in runs)})
+            log(f"  p50 {res.load.p50_ms:.2f} ms against {small['p50_ms']:.2f} ms "
+                f"({ratio or 0:.2f}x), {res.load.rps:,.0f} req/s")
+    finally:
+        exit_code = server.stop()
+    mismatches = seed.counter_mismatches(args.db, database_url)
+    return {"rows": rows, "seed_seconds": round(seed_s, 1), "results": results,
+            "exit_code": exit_code, "log_problems": log_problems(config.log_path) or "none",
+            "counters_after": "yes" if not any(mismatches.values()) else f"NO: {mismatches}"}
 
 
 def smoke_test(server: Server, scenarios: list[Scenario], data_dir: Path) -> None:
@@ -321,20 +397,7 @@ def main() -> int:
     database_url = fresh_database(args.db, args.size)
     config = server_config(args, binary, database_url)
     config.log_path.unlink(missing_ok=True)
-    pw_hash = shared_password_hash(args, config)
-
-    log(f"seeding {args.size}: {size.users:,} users, {size.articles:,} articles")
-    t0 = time.monotonic()
-    if args.db == "postgres":
-        seed.seed_postgres(database_url, size, args.seed, pw_hash)
-    else:
-        seed.seed_sqlite(database_url, size, args.seed, pw_hash)
-    seed_s = time.monotonic() - t0
-    rows = seed.table_counts(args.db, database_url)
-    mismatches = seed.counter_mismatches(args.db, database_url)
-    log(f"seeded in {seed_s:.1f}s: {rows}; counter mismatches {mismatches}")
-    if any(mismatches.values()):
-        raise RuntimeError(f"inconsistent counters after seeding: {mismatches}")
+    pw_hash, seed_s, rows = seed_fresh(args, config, size)
     lists = seed.write_rotation_lists(data_dir, size, args.seed, JWT_SECRET, pw_hash)
 
     server = Server(config)
@@ -456,6 +519,9 @@ def main() -> int:
     vmhwm = max([vmhwm] + [r["hwm_mib"] for r in results])
     counters_after = seed.counter_mismatches(args.db, database_url)
     consistent = "yes" if not any(counters_after.values()) else f"NO: {counters_after}"
+    growth = None
+    if args.growth and exit_code == 0:
+        growth = measure_growth(args, binary, {r["name"]: r for r in results})
 
     run = {
         "db": args.db, "size": args.size, "seed": args.seed,
@@ -474,7 +540,7 @@ def main() -> int:
                    "vmhwm_before_c10k_mib": round(hwm_before_c10k, 1) if hwm_before_c10k else None,
                    "log_problems": log_problems(config.log_path) or "none"},
         "results": results, "ceilings": ceilings, "open_loop": open_loop,
-        "login_flood": login_flood, "c10k": c10k, "soak": soak,
+        "login_flood": login_flood, "c10k": c10k, "soak": soak, "growth": growth,
         "counters_after": consistent, "notes": notes,
         "vacuum_after_writes": vacuums,
     }

@@ -71,7 +71,8 @@ def ceiling_ratio(result: dict, ceilings: dict) -> str:
 
 def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
     head = ("| scenario | req/s | runs req/s | target req/s | met | p50 ms | p90 ms | p99 ms "
-            "| p99.9 ms | non-2xx | socket errors | peak RSS MiB | CPU s / 1k req | SQL / req "
+            "| p99.9 ms | non-2xx | socket errors | peak RSS MiB (anon + file) | CPU s / 1k req "
+            "| wrk CPU s / 1k req | SQL / req "
             "| of ceiling | CPU stolen |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
@@ -94,12 +95,20 @@ def scenario_table(results: list[dict], ceilings: dict) -> list[str]:
             f"| {shown} | {verdict} "
             f"| {load['p50_ms']:.2f} | {load['p90_ms']:.2f} | {load['p99_ms']:.2f} "
             f"| {_fmt(load['p999_ms'], 2)} | {_fmt(load['non_2xx'])} | {_fmt(load['socket_errors'])} "
-            f"| {r['peak_rss_mib']:.1f} | {r['cpu_s_per_1k']:.3f} | {r['sql_per_request']:.2f}"
+            f"| {_rss(r)} | {r['cpu_s_per_1k']:.3f} | {_fmt(r.get('client_cpu_s_per_1k'), 3)} "
+            f"| {r['sql_per_request']:.2f}"
             + "".join(f" ({n:g} per {kind} batch)" for kind, n in (r.get("per_batch") or {}).items())
             + " "
             f"| {ceiling_ratio(r, ceilings)} | {_pct(r.get('steal'))} |"
         )
     return lines
+
+
+def _rss(r: dict) -> str:
+    """Peak RSS with its split at that sample, e.g. "31.1 (19.0 + 12.1)"."""
+    anon, file = r.get("peak_rss_anon_mib"), r.get("peak_rss_file_mib")
+    split = f" ({anon:.1f} + {file:.1f})" if anon is not None and file is not None else ""
+    return f"{r['peak_rss_mib']:.1f}{split}"
 
 
 def _pct(share: float | None) -> str:
@@ -213,6 +222,36 @@ def soak_section(s: dict | None) -> list[str]:
     ]
 
 
+GROWTH_P50_RATIO = 1.5
+
+
+def growth_section(g: dict | None) -> list[str]:
+    if not g:
+        return []
+    rows = []
+    for r in g["results"]:
+        ratio = r["p50_ratio"]
+        rows.append(
+            f"| {r['name']} | {_fmt(r['rps'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+            f"| {_fmt(r['small_rps'])} | {r['small_p50_ms']:.2f} | {_fmt(ratio, 2)}x "
+            f"| {_met(None if ratio is None else ratio <= GROWTH_P50_RATIO)} "
+            f"| {_fmt(r['non_2xx'] + r['socket_errors'])} | {r['peak_rss_mib']:.1f} |")
+    return [
+        "## Growth: the read scenarios on the large dataset", "",
+        f"Same server settings, database recreated and seeded in {g['seed_seconds']:g} s: "
+        + ", ".join(f"{k} {v:,}" for k, v in g["rows"].items())
+        + ". The small columns are this run's medians above.", "",
+        "| scenario | req/s | p50 ms | p99 ms | small req/s | small p50 ms | p50 ratio "
+        f"| within {GROWTH_P50_RATIO:g}x | errors | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows, "",
+        f"- Counter columns (`articlesCount` and the rest) consistent after it: {g['counters_after']}",
+        f"- Exit code after SIGTERM: {g['exit_code']}; log lines at WARN/ERROR or panics: "
+        + ("; ".join(f"`{l}`" for l in g["log_problems"])
+           if isinstance(g["log_problems"], list) else "none"), "",
+    ]
+
+
 def markdown(run: dict) -> str:
     m, c = run["machine"], run["ceilings"]
     hwm = run["server"]["vmhwm_mib"]
@@ -262,7 +301,10 @@ def markdown(run: dict) -> str:
            f"{run['server']['vmhwm_before_c10k_mib'] / MIB_PER_MB:.1f} MB** ("
            f"{_met(run['server']['vmhwm_before_c10k_mib'] / MIB_PER_MB <= RSS_TARGET_MB)})"
            if run["server"].get("vmhwm_before_c10k_mib") else "")
-        + ". \"peak RSS\" per scenario is the highest VmRSS sampled every 0.25 s during it.",
+        + ". \"peak RSS\" per scenario is the highest VmRSS sampled every 0.25 s during it, "
+        "split at that sample into anonymous memory and file pages (the binary's code and "
+        "read-only data, clean pages shared with the page cache). \"wrk CPU\": the load "
+        "generator's own CPU time, on the same cores as the server.",
         "",
         "## Ceilings",
         "",
@@ -313,6 +355,7 @@ def markdown(run: dict) -> str:
         *login_flood_section(run.get("login_flood")),
         *c10k_section(run.get("c10k"), hwm),
         *soak_section(run.get("soak")),
+        *growth_section(run.get("growth")),
         "## Server health",
         "",
         f"- Exit code after SIGTERM: {run['server']['exit_code']}",

@@ -76,6 +76,8 @@ class LoadResult:
     socket_errors: int
     # wrk's socket errors by kind (connect, read, write, timeout), when any.
     socket_error_kinds: dict[str, int] | None = None
+    # CPU seconds (user + system) the load generator itself used.
+    client_cpu_s: float | None = None
 
 
 @dataclass
@@ -95,6 +97,14 @@ class ScenarioResult:
     per_batch: dict[str, float] | None = None
     # The share of CPU time stolen by the hypervisor during the measured run.
     steal: float | None = None
+    # wrk's own CPU per 1,000 requests: on shared cores, what the load
+    # generator takes from the server.
+    client_cpu_s_per_1k: float | None = None
+    # The resident set at the highest sample, split into anonymous memory
+    # (the heap, stacks, argon2's buffers) and file pages (mapped code and
+    # read-only data, shared with the page cache).
+    peak_rss_anon_mib: float | None = None
+    peak_rss_file_mib: float | None = None
 
 
 # --- wrk -----------------------------------------------------------------------
@@ -119,8 +129,14 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: i
         env["BENCH_DELAY_MS"] = f"{delay_ms:.3f}"
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "5s",
            "-s", str(LUA_SCRIPT), base_url + scenario.path]
+    # Children's CPU, counted when they are reaped: wrk's own, as nothing
+    # else the harness starts ends meanwhile (except in the login flood, whose
+    # concurrent runs do not report it).
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=duration_s + 120, check=True, preexec_fn=raise_fd_limit)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     match = re.search(r"^BENCH_JSON (\{.*\})$", out.stdout, re.M)
     if not match:
         raise RuntimeError(f"no BENCH_JSON in wrk output:\n{out.stdout}\n{out.stderr}")
@@ -135,6 +151,7 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: float, connections: i
         non_2xx=raw["status"],
         socket_errors=sum(raw[k] for k in SOCKET_ERROR_KINDS),
         socket_error_kinds={k: raw[k] for k in SOCKET_ERROR_KINDS if raw[k]} or None,
+        client_cpu_s=round(client_cpu, 3),
     )
 
 
@@ -175,6 +192,10 @@ def measure(server: Server, scenario: Scenario, duration_s: float, warmup_s: flo
         sql_per_request=round(delta(STATEMENTS_METRIC) / n, 2),
         server_alive=alive, warmup_non_2xx=warmup_non_2xx,
         per_batch=per_batch or None, steal=stolen,
+        client_cpu_s_per_1k=(round(load.client_cpu_s / n * 1000, 3)
+                             if load.client_cpu_s is not None else None),
+        peak_rss_anon_mib=round(rss.peak_anon_kib / 1024, 1),
+        peak_rss_file_mib=round(rss.peak_file_kib / 1024, 1),
     )
 
 

@@ -127,11 +127,11 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def memory_kib(self) -> dict[str, int]:
-        """VmRSS and VmHWM in KiB."""
+        """VmRSS, VmHWM, RssAnon and RssFile in KiB."""
         out: dict[str, int] = {}
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 out[key] = int(value.split()[0])
         return out
 
@@ -157,11 +157,14 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 @dataclass
 class RssSampler:
-    """Samples the server's VmRSS in a background thread; keeps the maximum."""
+    """Samples the server's VmRSS in a background thread; keeps the maximum
+    and its split into anonymous and file-backed pages."""
 
     server: Server
     interval_s: float = 0.25
     peak_kib: int = 0
+    peak_anon_kib: int = 0
+    peak_file_kib: int = 0
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -179,10 +182,14 @@ class RssSampler:
 
     def _sample(self) -> None:
         try:
-            rss = self.server.memory_kib().get("VmRSS", 0)
+            memory = self.server.memory_kib()
         except (OSError, AssertionError):
             return
-        self.peak_kib = max(self.peak_kib, rss)
+        rss = memory.get("VmRSS", 0)
+        if rss > self.peak_kib:
+            self.peak_kib = rss
+            self.peak_anon_kib = memory.get("RssAnon", 0)
+            self.peak_file_kib = memory.get("RssFile", 0)
         self.samples += 1
 
     def _run(self) -> None:
