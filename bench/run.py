@@ -142,6 +142,9 @@ C10K = 10_000
 SOAK_SHARE = 0.7
 
 
+C10K_SETTLE_S = 15
+
+
 def measure_c10k(server: Server, scenarios: list[Scenario], by_name: dict,
                  args: argparse.Namespace, data_dir: Path) -> dict:
     """The tags scenario with 10,000 concurrent keep-alive connections, beside
@@ -164,6 +167,13 @@ def measure_c10k(server: Server, scenarios: list[Scenario], by_name: dict,
         fw_base = by_name["health_live"]["load"]["rps"]
         result["framework"] = {"load": asdict(fw),
                                "ratio_to_64": round(fw.rps / fw_base, 2) if fw_base else None}
+    # What the server keeps once the connections are gone: the resident set
+    # C10K_SETTLE_S after the last run ended, with no load.
+    time.sleep(C10K_SETTLE_S)
+    memory = server.memory_kib()
+    result["rss_after_mib"] = round(memory.get("VmRSS", 0) / 1024, 1)
+    result["rss_anon_after_mib"] = round(memory.get("RssAnon", 0) / 1024, 1)
+    result["settle_s"] = C10K_SETTLE_S
     return result
 
 
@@ -379,6 +389,8 @@ def git_commit() -> str:
 def main() -> int:
     args = parse_args()
     started = datetime.now(timezone.utc)
+    # Read now: the source may change while the run goes on.
+    commit = git_commit()
     steal = tools.StealMeter()
     WORK.mkdir(exist_ok=True)
     data_dir = WORK / "data"
@@ -533,7 +545,7 @@ def main() -> int:
         "duration_s": args.duration, "warmup_s": args.warmup, "repeat": args.repeat,
         "connections": args.connections, "threads": args.threads,
         "rows": rows, "seed_seconds": round(seed_s, 1),
-        "server": {"binary": "target/release/conduit", "commit": git_commit(),
+        "server": {"binary": "target/release/conduit", "commit": commit,
                    "pool_max_size": args.pool_size or "default (4 x cores)", "workers": os.cpu_count(),
                    "env": config.extra_env,
                    "vmhwm_mib": round(vmhwm, 1), "exit_code": exit_code,

@@ -200,7 +200,10 @@ def c10k_section(c: dict | None, hwm: float) -> list[str]:
         f"{_error_kinds(load)} (target 0: {_met(errors == 0)})",
         f"- peak RSS during it {c['peak_rss_mib']:.1f} MiB = {c['peak_rss_mib'] / MIB_PER_MB:.1f} MB "
         f"(target <= 80 MB: {_met(c['peak_rss_mib'] / MIB_PER_MB <= 80)}); it counts in the "
-        f"run's VmHWM ({hwm:.1f} MiB) above", "",
+        f"run's VmHWM ({hwm:.1f} MiB) above",
+        *([f"- {c['settle_s']:g} s after the last of them closed, with no load: RSS "
+           f"{c['rss_after_mib']:.1f} MiB, of which {c['rss_anon_after_mib']:.1f} MiB anonymous"]
+          if c.get("rss_after_mib") is not None else []), "",
     ]
 
 
