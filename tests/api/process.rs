@@ -348,16 +348,19 @@ fn memory_a_burst_of_connections_took_is_returned_after_they_close() {
     // Descriptors for the client's end and (the server inherits the limit)
     // the server's, with room for everything else.
     let limit = getrlimit(Resource::Nofile);
-    let hard = limit.maximum.unwrap_or(u64::MAX).min(8192);
+    let wanted = limit.maximum.unwrap_or(u64::MAX).min(8192);
     let _ = setrlimit(
         Resource::Nofile,
         Rlimit {
-            current: Some(hard),
+            current: Some(wanted),
             maximum: limit.maximum,
         },
     );
-    let connections =
-        ((getrlimit(Resource::Nofile).current.unwrap_or(1024) - 200) as usize).min(3000);
+    let connections = (getrlimit(Resource::Nofile)
+        .current
+        .unwrap_or(1024)
+        .saturating_sub(200) as usize)
+        .min(3000);
     let db = TestDb::new();
     let port = free_port();
     let mut child = server(&db, port, &[]).spawn().unwrap();
