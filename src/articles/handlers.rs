@@ -6,12 +6,13 @@ use super::dto::{
     CreateArticleRequest, ListParams, MultipleArticlesResponse, PageParams, SingleArticleResponse,
     UpdateArticleRequest,
 };
-use super::model::ArticleChanges;
+use super::model::{ArticleChanges, ArticleView};
 use super::repo::{self, ArticleRef, NewArticleBy};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::db::DbConnection;
 use crate::domain::{Slug, UserId};
 use crate::error::{AppError, AppResult};
+use crate::http::json_ok;
 use crate::state::AppState;
 use crate::timestamp;
 
@@ -30,7 +31,7 @@ pub async fn list(
     let (views, total) = state
         .read(move |conn| repo::list(conn, &filter, page, viewer))
         .await?;
-    Ok(HttpResponse::Ok().json(MultipleArticlesResponse::new(views, total)))
+    page_of(views, total)
 }
 
 pub async fn feed(
@@ -42,7 +43,13 @@ pub async fn feed(
     let (views, total) = state
         .read(move |conn| repo::feed(conn, page, user.id))
         .await?;
-    Ok(HttpResponse::Ok().json(MultipleArticlesResponse::new(views, total)))
+    page_of(views, total)
+}
+
+/// A list or feed page as JSON, in a buffer sized for its items.
+fn page_of(views: Vec<ArticleView>, total: i64) -> AppResult<HttpResponse> {
+    let page = MultipleArticlesResponse::new(views, total);
+    json_ok(&page, page.size_hint())
 }
 
 pub async fn get(

@@ -7,10 +7,11 @@
 //! signature verified is not decoded and hashed again, while its expiry is
 //! still checked on every request. Only valid tokens are remembered, so
 //! garbage cannot fill the memo; it holds at most `MAX_REMEMBERED` and starts
-//! over when full.
+//! over when full. A remembered token costs no allocation: the memo's own
+//! copy is shared with the request (`Session::token`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -59,6 +60,14 @@ impl PasswordFingerprint {
     }
 }
 
+/// A valid token and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub claims: TokenClaims,
+    /// The token as sent, shared with the memo.
+    pub token: Arc<str>,
+}
+
 /// Tokens remembered at once (about 250 bytes each).
 const MAX_REMEMBERED: usize = 4096;
 
@@ -69,13 +78,18 @@ struct Verified {
     exp: u64,
 }
 
+/// Keys are tokens whose signature verified, so an attacker cannot choose
+/// them; a fast hasher (seeded per process) suits them better than SipHash,
+/// which costs ~4 instructions per byte of a ~200-byte token.
+type Memo = HashMap<Arc<str>, Verified, foldhash::fast::RandomState>;
+
 /// Signing and verification keys, built once from `JWT_SECRET`.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
-    verified: Mutex<HashMap<Box<str>, Verified>>,
+    verified: Mutex<Memo>,
 }
 
 fn unix_now() -> u64 {
@@ -96,7 +110,7 @@ impl JwtKeys {
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
             ttl,
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(Memo::default()),
         }
     }
 
@@ -116,23 +130,23 @@ impl JwtKeys {
     }
 
     /// The claims of a valid, unexpired token signed with our key.
-    pub fn verify(&self, token: &str) -> Option<TokenClaims> {
+    pub fn verify(&self, token: &str) -> Option<Session> {
         self.verify_at(token, unix_now())
     }
 
     /// `verify` at `now` (seconds since the epoch). The signature is checked
     /// the first time a token is seen, the expiry every time, with the same
     /// leeway as the full check.
-    fn verify_at(&self, token: &str, now: u64) -> Option<TokenClaims> {
+    fn verify_at(&self, token: &str, now: u64) -> Option<Session> {
         let unexpired = |v: &Verified| now <= v.exp.saturating_add(self.validation.leeway);
         // A poisoned memo is skipped, not trusted: the full check decides.
-        let remembered = self
-            .verified
-            .lock()
-            .ok()
-            .and_then(|verified| verified.get(token).cloned());
-        if let Some(v) = remembered {
-            return unexpired(&v).then_some(v.claims);
+        if let Ok(verified) = self.verified.lock() {
+            if let Some((token, v)) = verified.get_key_value(token) {
+                return unexpired(v).then(|| Session {
+                    claims: v.claims.clone(),
+                    token: token.clone(),
+                });
+            }
         }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
         let v = Verified {
@@ -146,13 +160,17 @@ impl JwtKeys {
         if !unexpired(&v) {
             return None;
         }
+        let token: Arc<str> = token.into();
         if let Ok(mut verified) = self.verified.lock() {
             if verified.len() >= MAX_REMEMBERED {
                 verified.clear();
             }
-            verified.insert(token.into(), v.clone());
+            verified.insert(token.clone(), v.clone());
         }
-        Some(v.claims)
+        Some(Session {
+            claims: v.claims,
+            token,
+        })
     }
 }
 
@@ -170,7 +188,9 @@ mod tests {
     fn round_trips_the_user_and_the_password_fingerprint() {
         let k = keys(SECRET, Duration::from_secs(60));
         let token = k.issue(UserId::new(42), "$argon2id$hash-a").unwrap();
-        let claims = k.verify(&token).unwrap();
+        let session = k.verify(&token).unwrap();
+        assert_eq!(*session.token, *token);
+        let claims = session.claims;
         assert_eq!(claims.user, UserId::new(42));
         assert_eq!(claims.password, PasswordFingerprint::of("$argon2id$hash-a"));
         assert_ne!(claims.password, PasswordFingerprint::of("$argon2id$hash-b"));
@@ -227,9 +247,14 @@ mod tests {
         let k = keys(SECRET, Duration::from_secs(60));
         let token = k.issue(UserId::new(7), "h").unwrap();
         let now = unix_now();
-        let claims = k.verify_at(&token, now).unwrap();
+        let session = k.verify_at(&token, now).unwrap();
         assert_eq!(k.verified.lock().unwrap().len(), 1);
-        assert_eq!(k.verify_at(&token, now + 30), Some(claims));
+        let again = k.verify_at(&token, now + 30).unwrap();
+        assert_eq!(again, session);
+        assert!(
+            Arc::ptr_eq(&again.token, &session.token),
+            "a remembered token is shared, not copied"
+        );
         let exp = k.verified.lock().unwrap()[token.as_str()].exp;
         let last_valid = exp + k.validation.leeway;
         assert!(k.verify_at(&token, last_valid).is_some());

@@ -30,8 +30,9 @@ pub use password::PasswordHasherPool;
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub id: UserId,
-    /// The token as sent (echoed by `GET /api/user`).
-    pub token: String,
+    /// The token as sent (echoed by `GET /api/user`), shared with the
+    /// verified-token memo.
+    pub token: Arc<str>,
 }
 
 /// The caller if a token was sent; a token that is sent must be valid.
@@ -58,10 +59,10 @@ pub struct Authenticator {
     generations: Arc<Generations>,
     /// user -> (fingerprint of the current password hash, credentials
     /// generation it was read under).
-    current: Mutex<HashMap<UserId, (PasswordFingerprint, u64)>>,
+    current: Mutex<HashMap<UserId, (PasswordFingerprint, u64), foldhash::fast::RandomState>>,
 }
 
-fn token_from(req: &HttpRequest) -> AppResult<Option<String>> {
+fn token_from(req: &HttpRequest) -> AppResult<Option<&str>> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -75,7 +76,7 @@ fn token_from(req: &HttpRequest) -> AppResult<Option<String>> {
     if !(scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")) {
         return Err(AppError::Unauthorized("expected 'Token <jwt>'"));
     }
-    Ok(Some(token.trim().to_owned()))
+    Ok(Some(token.trim()))
 }
 
 impl Authenticator {
@@ -84,7 +85,7 @@ impl Authenticator {
             keys,
             pool,
             generations,
-            current: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::default()),
         }
     }
 
@@ -119,9 +120,9 @@ impl Authenticator {
         let Some(token) = token_from(req)? else {
             return Ok(None);
         };
-        let claims = self
+        let jwt::Session { claims, token } = self
             .keys
-            .verify(&token)
+            .verify(token)
             .ok_or(AppError::Unauthorized("invalid or expired token"))?;
         // Unknown (Redis down): the database decides.
         let stamp = match observed {

@@ -16,7 +16,6 @@
 //! A handler that sets `Cache-Control` itself (e.g. `no-store` for a body
 //! carrying a token) is left alone.
 
-use std::hash::Hasher;
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -50,11 +49,12 @@ impl HttpCaching {
 }
 
 /// A weak validator over the body. Not a security boundary: a 64-bit content
-/// hash is enough to tell bodies apart.
+/// hash is enough to tell bodies apart. XXH3 is specified, so every replica
+/// and every build gives a body the same tag, and it reads a 7 KB article
+/// list in a fraction of SipHash's time (~4 instructions per byte).
 pub fn etag_of(body: &[u8]) -> HeaderValue {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    h.write(body);
-    HeaderValue::from_str(&format!("W/\"{:016x}\"", h.finish()))
+    let hash = xxhash_rust::xxh3::xxh3_64(body);
+    HeaderValue::from_str(&format!("W/\"{hash:016x}\""))
         .unwrap_or(HeaderValue::from_static("W/\"0\""))
 }
 
@@ -139,6 +139,13 @@ mod tests {
         assert!(matches(Some(&HeaderValue::from_static("\"x\", *")), &e));
         assert!(!matches(Some(&HeaderValue::from_static("\"other\"")), &e));
         assert!(!matches(None, &e));
+    }
+
+    #[test]
+    fn the_tag_is_xxh3_of_the_body_so_every_replica_agrees() {
+        // XXH3-64 of the empty input, from the algorithm's specification.
+        assert_eq!(etag_of(b""), "W/\"2d06800538d394c2\"");
+        assert_ne!(etag_of(b"{\"a\":1}"), etag_of(b"{\"a\":2}"));
     }
 
     #[test]

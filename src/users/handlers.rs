@@ -106,7 +106,7 @@ pub async fn current(state: web::Data<AppState>, user: AuthUser) -> AppResult<Ht
     Ok(private_user(
         actix_web::http::StatusCode::OK,
         row,
-        user.token,
+        user.token.to_string(),
     ))
 }
 
@@ -157,7 +157,7 @@ pub async fn update(
     let token = if new_password {
         state.auth.issue(row.id, &row.password_hash)?
     } else {
-        user.token
+        user.token.to_string()
     };
     Ok(private_user(actix_web::http::StatusCode::OK, row, token))
 }
