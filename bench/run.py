@@ -349,7 +349,7 @@ def measure_growth(args: argparse.Namespace, binary: Path, by_name: dict) -> dic
                 "p99_ms": res.load.p99_ms, "non_2xx": res.load.non_2xx,
                 "socket_errors": res.load.socket_errors, "runs_rps": [r.load.rps for r in runs],
                 "small_rps": small["rps"], "small_p50_ms": small["p50_ms"],
-                "p50_ratio": round(ratio, 2) if ratio else None,
+                "p50_ratio": round(ratio, 3) if ratio else None,
                 "peak_rss_mib": max(r.peak_rss_mib for r in runs)})
             log(f"  p50 {res.load.p50_ms:.2f} ms against {small['p50_ms']:.2f} ms "
                 f"({ratio or 0:.2f}x), {res.load.rps:,.0f} req/s")

@@ -233,10 +233,12 @@ def growth_section(g: dict | None) -> list[str]:
         return []
     rows = []
     for r in g["results"]:
-        ratio = r["p50_ratio"]
+        # The verdict uses the p50s themselves: the stored ratio is rounded
+        # to two places, which would pass 1.504x as 1.50x.
+        ratio = r["p50_ms"] / r["small_p50_ms"] if r["small_p50_ms"] else None
         rows.append(
             f"| {r['name']} | {_fmt(r['rps'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-            f"| {_fmt(r['small_rps'])} | {r['small_p50_ms']:.2f} | {_fmt(ratio, 2)}x "
+            f"| {_fmt(r['small_rps'])} | {r['small_p50_ms']:.2f} | {_fmt(ratio, 3)}x "
             f"| {_met(None if ratio is None else ratio <= GROWTH_P50_RATIO)} "
             f"| {_fmt(r['non_2xx'] + r['socket_errors'])} | {r['peak_rss_mib']:.1f} |")
     return [
