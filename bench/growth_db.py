@@ -18,55 +18,78 @@ sys.path.insert(0, str(BENCH))
 sys.argv = [str(Path(__file__).resolve())]
 import run  # noqa: E402  (re-executes this script inside bench/.venv)
 from conduit_bench import seed  # noqa: E402
-from conduit_bench.scenarios import FEED_SQL, run_pgbench  # noqa: E402
+from conduit_bench.scenarios import FEED_SQL, list_sql_script, run_pgbench  # noqa: E402
 
 WORK = BENCH / "work" / "growth_db"
-WORK.mkdir(parents=True, exist_ok=True)
-base = ("SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, "
-        "EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = {v} AND fa.article_id = a.id), "
-        "EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = {v} AND fo.followee_id = a.author_id), "
-        "(SELECT CAST(COALESCE(SUM(c.value), 0) AS BIGINT) FROM counters c WHERE c.name LIKE 'articles/%') "
-        "FROM articles a JOIN users u ON u.id = a.author_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20 OFFSET 0;\n")
+BINARY = BENCH.parent / "target" / "release" / "conduit"
+VIEWER = 42  # the one viewer of the EXPLAINs; it exists in both datasets
 
-binary = BENCH.parent / "target" / "release" / "conduit"
-urls = {}
-for size in ("small", "large"):
-    args = argparse.Namespace(db="postgres", size=size, port=18080, pool_size=None,
-                              no_response_cache=True, seed=42)
-    url = seed.recreate_postgres(f"conduit_diag_{size}")
-    config = run.server_config(args, binary, url)
-    pw, s, rows = run.seed_fresh(args, config, seed.SIZES[size])
-    seed.psql(url, "-c", "VACUUM ANALYZE")
-    seed.psql(url, "-c", "CHECKPOINT")
-    print(size, "seeded", round(s, 1), rows, flush=True)
-    urls[size] = url
 
-results = {}
-for rep in range(3):
-    for name in ("list_anon", "list_auth", "feed"):
-        for size, url in urls.items():
-            users = seed.SIZES[size].users
-            script = WORK / f"{name}-{size}.sql"
-            if name == "feed":
-                script.write_text(FEED_SQL.format(users=users))
-            elif name == "list_auth":
-                script.write_text(f"\\set u random(1, {users})\n" + base.format(v=":u"))
-            else:
-                script.write_text(base.format(v="0"))
-            r = run_pgbench(url, script, 8, 2, 15)
-            results.setdefault((name, size), []).append(r)
-            print(rep, name, size, r, flush=True)
+def list_sql(viewer: str) -> str:
+    """The anonymous list's statement as the harness's list ceiling runs it
+    (viewer 0), with its two viewer predicates bound to `viewer` instead."""
+    sql = list_sql_script(WORK / "list_anon.sql").read_text()
+    for column in ("fa.user_id", "fo.follower_id"):
+        if f"{column} = 0 " not in sql:
+            raise RuntimeError(f"the list statement no longer filters on {column} = 0")
+        sql = sql.replace(f"{column} = 0 ", f"{column} = {viewer} ")
+    return sql
 
-for (name, size), rs in results.items():
-    tps = [r["tps"] for r in rs]
-    lat = [r["latency_avg_ms"] for r in rs]
-    print(f"{name:10s} {size:6s} median tps {statistics.median(tps):,.0f} runs {tps} median avg latency {statistics.median(lat)} ms")
 
-feed_one = ("EXPLAIN (ANALYZE, BUFFERS) " + FEED_SQL.split("\n")[3]
-            .replace(":u", "42").replace(":l", "20").replace(":o", "0"))
-auth_one = "EXPLAIN (ANALYZE, BUFFERS) " + base.format(v="42")
-for size, url in urls.items():
-    for label, sql in (("feed", feed_one), ("list_auth", auth_one)):
-        for attempt in (1, 2):
-            out = seed.psql(url, "-c", "SET max_parallel_workers_per_gather = 0", "-c", sql)
-            print(f"--- {label} {size} attempt {attempt}\n{out}", flush=True)
+def seed_both() -> dict[str, str]:
+    urls = {}
+    for size in ("small", "large"):
+        args = argparse.Namespace(db="postgres", size=size, port=18080, pool_size=None,
+                                  no_response_cache=True, seed=42)
+        url = seed.recreate_postgres(f"conduit_diag_{size}")
+        _, seconds, rows = run.seed_fresh(args, run.server_config(args, BINARY, url),
+                                          seed.SIZES[size])
+        seed.psql(url, "-c", "VACUUM ANALYZE")
+        seed.psql(url, "-c", "CHECKPOINT")
+        print(size, "seeded", round(seconds, 1), rows, flush=True)
+        urls[size] = url
+    return urls
+
+
+def script_for(name: str, size: str) -> Path:
+    users = seed.SIZES[size].users
+    script = WORK / f"{name}-{size}.sql"
+    if name == "feed":
+        script.write_text(FEED_SQL.format(users=users))
+    elif name == "list_auth":
+        script.write_text(f"\\set u random(1, {users})\n" + list_sql(":u"))
+    else:
+        script.write_text(list_sql("0"))
+    return script
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    urls = seed_both()
+    results: dict[tuple[str, str], list[dict]] = {}
+    for round_no in range(3):
+        for name in ("list_anon", "list_auth", "feed"):
+            for size, url in urls.items():
+                r = run_pgbench(url, script_for(name, size), 8, 2, 15)
+                results.setdefault((name, size), []).append(r)
+                print(round_no, name, size, r, flush=True)
+
+    for (name, size), rs in results.items():
+        tps = [r["tps"] for r in rs]
+        lat = [r["latency_avg_ms"] for r in rs]
+        print(f"{name:10s} {size:6s} median tps {statistics.median(tps):,.0f} runs {tps} "
+              f"median avg latency {statistics.median(lat)} ms")
+
+    feed_page = next(line for line in FEED_SQL.splitlines() if line.startswith("SELECT"))
+    feed_one = "EXPLAIN (ANALYZE, BUFFERS) " + (
+        feed_page.replace(":u", str(VIEWER)).replace(":l", "20").replace(":o", "0"))
+    auth_one = "EXPLAIN (ANALYZE, BUFFERS) " + list_sql(str(VIEWER))
+    for size, url in urls.items():
+        for label, sql in (("feed", feed_one), ("list_auth", auth_one)):
+            for attempt in (1, 2):
+                out = seed.psql(url, "-c", "SET max_parallel_workers_per_gather = 0", "-c", sql)
+                print(f"--- {label} {size} attempt {attempt}\n{out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
