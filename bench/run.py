@@ -49,7 +49,7 @@ ensure_venv()
 from conduit_bench import report, seed, tools  # noqa: E402
 from conduit_bench.scenarios import (  # noqa: E402
     PGBENCH, SCENARIOS, Scenario, db_ceiling_scripts, hash_ceiling, measure,
-    run_open_loop, run_pgbench, run_wrk,
+    open_loop_runs, run_open_loop, run_pgbench, run_wrk,
 )
 from conduit_bench.server import RssSampler, Server, ServerConfig, http_status  # noqa: E402
 
@@ -118,8 +118,11 @@ def measure_login_flood(server: Server, scenarios: list[Scenario], by_name: dict
         alone = run_open_loop(server.base_url, read, rate, args.duration, args.connections,
                               data_dir, token, args.warmup)
         flood: list = []
+        # Outlasts the measurement: 2 s ahead of it, and a second per oha run
+        # for the gaps between them.
+        flood_s = args.duration + 4 + open_loop_runs(rate, args.duration)
         flooder = threading.Thread(target=lambda: flood.append(run_wrk(
-            server.base_url, login, args.duration + 4, args.connections, args.threads,
+            server.base_url, login, flood_s, args.connections, args.threads,
             data_dir, seed.PASSWORD)))
         flooder.start()
         time.sleep(2)  # the flood is at full strength before the measurement starts
