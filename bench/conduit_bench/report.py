@@ -117,8 +117,8 @@ def _pct(share: float | None) -> str:
     return "–" if share is None else f"{100 * share:.0f} %"
 
 
-def _runs(row: dict) -> str:
-    """The p99 of each open-loop measurement, in order, e.g. "3.1 / 2.9 / 30.2"."""
+def _p99s(row: dict) -> str:
+    """The p99 of each open-loop measurement, in order, e.g. "3.10 / 2.90 / 30.20"."""
     runs = row.get("runs_p99_ms")
     return " / ".join(f"{p:.2f}" for p in runs) if runs else "–"
 
@@ -134,11 +134,11 @@ def open_loop_table(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {row['name']} | {_fmt(row['rate'])} | {_fmt(row['achieved_rps'])} "
             f"| {row.get('oha_runs', 1)} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
-            f"| {_runs(row)} | {row['p999_ms']:.2f} "
+            f"| {_p99s(row)} | {row['p999_ms']:.2f} "
             f"| {_fmt(row['non_2xx'])} | {_fmt(row['errors'])} | {OPEN_LOOP_P99_TARGET_MS:g} "
             f"| {_met(row['p99_ms'] <= OPEN_LOOP_P99_TARGET_MS)}"
             f"{'' if row['achieved_rps'] >= 0.95 * row['rate'] else ' (rate not reached)'} "
-            f"| {_fmt(fw.get('p99_ms'), 2)} | {_runs(fw)} | {_fmt(fw.get('p999_ms'), 2)} "
+            f"| {_fmt(fw.get('p99_ms'), 2)} | {_p99s(fw)} | {_fmt(fw.get('p999_ms'), 2)} "
             f"| {_pct(row.get('steal'))} |"
         )
     if any(row.get("oha_runs", 1) > 1 for row in rows):
@@ -438,13 +438,16 @@ def chart(run: dict, path: Path) -> None:
 
 
 def write(run: dict, out_dir: Path) -> list[Path]:
+    """Writes the run's JSON, its Markdown report and its chart."""
     out_dir.mkdir(parents=True, exist_ok=True)
     variant = f"-{run['variant']}" if run.get("variant") else ""
     # A run of some scenarios only does not replace the full report.
     partial = "-partial" if run.get("partial") else ""
     stem = out_dir / f"{run['db']}-{run['size']}{variant}{partial}"
     paths = [stem.with_suffix(".md"), stem.with_suffix(".json"), stem.with_suffix(".png")]
-    paths[0].write_text(markdown(run))
+    # The measurements first: a report that fails to render can be
+    # rendered again from them.
     paths[1].write_text(json.dumps(run, indent=2) + "\n")
+    paths[0].write_text(markdown(run))
     chart(run, paths[2])
     return paths
