@@ -327,13 +327,13 @@ SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.c
 
 # The server's feed statement: feed_page_pg!("20") of src/db/dialect.rs (the
 # depth of a first page of 20 written in, the page's limit and offset bound,
-# as the server sends them), which also carries the feed's total
-# (feed_total_pg!), so a page with rows is one statement.
+# as the server sends them), which also carries the feed's total (the
+# followed authors' counters), so a page with rows is one statement.
 FEED_SQL = """\
 \\set u random(1, {users})
 \\set l 20
 \\set o 0
-SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, u.id, u.username, u.bio, u.image, EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = :u AND fa.article_id = a.id), true, (SELECT CAST(COALESCE(SUM(fu.articles_authored), 0) AS BIGINT) FROM follows ff JOIN users fu ON fu.id = ff.followee_id WHERE ff.follower_id = :u) FROM (SELECT newest.id, newest.created_at FROM follows f CROSS JOIN LATERAL (SELECT a.id, a.created_at FROM articles a WHERE a.author_id = f.followee_id ORDER BY a.created_at DESC, a.id DESC LIMIT 20) newest WHERE f.follower_id = :u ORDER BY newest.created_at DESC, newest.id DESC LIMIT :l OFFSET :o) page JOIN articles a ON a.id = page.id JOIN users u ON u.id = a.author_id ORDER BY page.created_at DESC, page.id DESC;
+WITH followed AS MATERIALIZED (SELECT u.id, u.username, u.bio, u.image, u.articles_authored FROM follows f JOIN users u ON u.id = f.followee_id WHERE f.follower_id = :u) SELECT a.id, a.slug, a.title, a.description, a.author_id, a.favorites_count, a.created_at, a.updated_at, a.tag_list, page.author_id, page.username, page.bio, page.image, EXISTS (SELECT 1 FROM favorites fa WHERE fa.user_id = :u AND fa.article_id = a.id), true, (SELECT CAST(COALESCE(SUM(fo.articles_authored), 0) AS BIGINT) FROM followed fo) FROM (SELECT newest.id, newest.created_at, fo.id AS author_id, fo.username, fo.bio, fo.image FROM followed fo CROSS JOIN LATERAL (SELECT a.id, a.created_at FROM articles a WHERE a.author_id = fo.id ORDER BY a.created_at DESC, a.id DESC LIMIT 20) newest ORDER BY newest.created_at DESC, newest.id DESC LIMIT :l OFFSET :o) page JOIN articles a ON a.id = page.id ORDER BY page.created_at DESC, page.id DESC;
 """
 
 TAGS_SQL = """\
@@ -409,12 +409,18 @@ def db_ceiling_scripts(work: Path, users: int, create_batch: int | None) -> dict
     return scripts
 
 
+# The planner setting each of the server's PostgreSQL sessions starts with
+# (`dialect::prepare_session` in src/db/dialect.rs), so that pgbench plans the
+# server's statements as the server's connections do.
+SERVER_SESSION = "-c enable_memoize=off"
+
+
 def run_pgbench(database_url: str, script: Path, clients: int, threads: int,
                 duration_s: float) -> dict[str, float]:
     cmd = [PGBENCH, "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads),
            "-T", f"{duration_s:.0f}", "-f", str(script), database_url]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 120,
-                         check=True).stdout
+                         check=True, env={**os.environ, "PGOPTIONS": SERVER_SESSION}).stdout
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
     lat = re.search(r"latency average = ([\d.]+) ms", out)
     failed = re.search(r"number of failed transactions: (\d+)", out)
