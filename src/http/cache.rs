@@ -26,7 +26,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpResponse};
 
-use super::compress::add_vary;
+use super::compress::vary_for_json;
 
 pub struct HttpCaching {
     anonymous: HeaderValue,
@@ -103,7 +103,7 @@ pub async fn http_cache(
         None => etag_of(&bytes),
     };
     let headers = head.headers_mut();
-    add_vary(headers, "authorization");
+    vary_for_json(headers);
     let cache_control = if authenticated {
         SIGNED_IN
     } else {

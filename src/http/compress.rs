@@ -138,9 +138,31 @@ fn negotiate(accept: Option<&HeaderValue>) -> Coding {
     }
 }
 
-/// Adds `token` to the response's single `Vary` value (CORS rewrites `Vary`
-/// from its first value, so a second header line would be lost).
-pub fn add_vary(headers: &mut header::HeaderMap, token: &str) {
+/// The `Vary` of a JSON response: its body depends on the credentials
+/// (`following`, `favorited`, the caller's own record) and, once compressed,
+/// on the accepted codings. One value: CORS rewrites `Vary` from its first
+/// value, so a second header line would be lost.
+pub const JSON_VARY: HeaderValue = HeaderValue::from_static("authorization, accept-encoding");
+
+/// Makes the response's `Vary` name what a JSON body varies by. Nearly
+/// always the header is absent or already `JSON_VARY`, a static value set
+/// without formatting or validating a string; a `Vary` a handler set is
+/// merged.
+pub fn vary_for_json(headers: &mut header::HeaderMap) {
+    match headers.get(header::VARY) {
+        None => {
+            headers.insert(header::VARY, JSON_VARY);
+        }
+        Some(existing) if existing == JSON_VARY => {}
+        Some(_) => {
+            add_vary(headers, "authorization");
+            add_vary(headers, "accept-encoding");
+        }
+    }
+}
+
+/// Adds `token` to the response's single `Vary` value.
+fn add_vary(headers: &mut header::HeaderMap, token: &str) {
     let merged = match headers.get(header::VARY).and_then(|v| v.to_str().ok()) {
         Some(existing)
             if existing
@@ -171,7 +193,7 @@ pub async fn compress(
     if !is_json {
         return Ok(res);
     }
-    add_vary(res.headers_mut(), "accept-encoding");
+    vary_for_json(res.headers_mut());
     let skip = matches!(
         res.status(),
         StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
@@ -215,6 +237,28 @@ mod tests {
 
     fn neg(s: &str) -> Coding {
         negotiate(Some(&HeaderValue::from_str(s).unwrap()))
+    }
+
+    #[test]
+    fn json_vary_names_credentials_and_codings_once_and_keeps_a_handlers_own() {
+        let mut headers = header::HeaderMap::new();
+        vary_for_json(&mut headers);
+        vary_for_json(&mut headers);
+        assert_eq!(headers.get(header::VARY), Some(&JSON_VARY));
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+        vary_for_json(&mut headers);
+        assert_eq!(
+            headers.get(header::VARY).unwrap(),
+            "Accept-Language, authorization, accept-encoding"
+        );
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+        vary_for_json(&mut headers);
+        assert_eq!(
+            headers.get(header::VARY).unwrap(),
+            "Authorization, accept-encoding"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod compress;
 pub mod extractors;
+pub mod hex;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod security;
