@@ -405,14 +405,21 @@ def chart(run: dict, path: Path) -> None:
     results = run["results"]
     names = [r["name"] for r in results]
     rps = [r["load"]["rps"] for r in results]
-    targets = [r["target_rps"] for r in results]
+    # The targets as the table judges them: scaled to this machine's
+    # framework ceiling when it is below the reference machine's.
+    ceilings = run["ceilings"]
+    targets = [scaled_target(r["target_rps"], ceilings) for r in results]
+    framework = ceilings.get("framework_rps")
+    target_label = "target"
+    if framework and framework < REFERENCE_FRAMEWORK_RPS:
+        target_label = f"target x {framework:,.0f} / {REFERENCE_FRAMEWORK_RPS:,} (this machine's ceiling)"
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 9))
     ax1.bar(names, rps, color="#4C72B0", label="measured")
     first_target = True
     for i, t in enumerate(targets):
         if t:
             ax1.plot([i - 0.4, i + 0.4], [t, t], color="#C44E52", lw=2,
-                     label="target" if first_target else None)
+                     label=target_label if first_target else None)
             first_target = False
     ax1.set_yscale("log")
     ax1.set_ylabel("requests/s (log)")
